@@ -1,0 +1,5 @@
+"""`python -m trailcheck`."""
+
+from trailcheck.cli import main
+
+raise SystemExit(main())

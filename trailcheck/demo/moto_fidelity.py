@@ -1,0 +1,153 @@
+"""Make moto answer like real AWS where trailcheck depends on the difference.
+
+moto (the simulator behind the demo, the tests and the benchmarks) differs from AWS in a few
+CloudTrail answers (see shared/reference/moto-notes.md). trailcheck must follow AWS, so the
+simulated organization is made faithful here — in moto's backend, below boto3 and the HTTP
+layer — rather than by bending trailcheck's own code:
+
+* ListTrails lists every trail of the account in every region, with its home region (moto: only
+  trails homed in, or shadowed into, the region called), plus the organization trails of the
+  account's organization (AWS lists them in every member).
+* DescribeTrails honours trailNameList, and finds organization trails by ARN from members.
+* GetTrailStatus / GetEventSelectors accept an organization trail's ARN from a member account.
+* DescribeTrails says HasCustomEventSelectors when selectors were put (moto: always false).
+* AssumeRole fails with AccessDenied when the role does not exist (moto: always succeeds).
+* GetTrailStatus reports LatestCloudWatchLogsDeliveryTime for a logging trail that delivers to
+  CloudWatch Logs, and LatestDigestDeliveryTime when validation is on (moto: never).
+
+`faithful_moto()` applies the patches for the duration of a `with` block and undoes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+
+def _all_trails(account_id: str) -> list[Any]:
+    from moto.cloudtrail.models import cloudtrail_backends
+
+    return [
+        trail
+        for backend in cloudtrail_backends[account_id].values()
+        for trail in backend.trails.values()
+    ]
+
+
+def _org_trails_for(account_id: str) -> list[Any]:
+    """Organization trails of the management account of `account_id`'s organization."""
+    from moto.organizations.models import organizations_backends
+
+    for backends in organizations_backends.values():
+        for backend in backends.values():
+            org = backend.org
+            if org is None:
+                continue
+            members = {a.id for a in backend.accounts}
+            if account_id in members and org.master_account_id != account_id:
+                return [t for t in _all_trails(org.master_account_id) if t.is_org_trail]
+    return []
+
+
+def _visible_trails(account_id: str) -> list[Any]:
+    return _all_trails(account_id) + _org_trails_for(account_id)
+
+
+def _find_trail(account_id: str, name_or_arn: str) -> Any | None:
+    for trail in _visible_trails(account_id):
+        if name_or_arn in (trail.arn, trail.trail_name):
+            return trail
+    return None
+
+
+def _description(trail: Any, original: Any) -> dict[str, Any]:
+    desc: dict[str, Any] = original(trail, include_region=True)
+    desc["HasCustomEventSelectors"] = bool(trail.event_selectors or trail.advanced_event_selectors)
+    desc["HomeRegion"] = trail.region_name
+    return desc
+
+
+@contextmanager
+def faithful_moto() -> Iterator[None]:
+    """Patch moto's CloudTrail and S3 models to answer as AWS does (see module doc)."""
+    from moto.cloudtrail import models as ct_models
+    from moto.cloudtrail import responses as ct_responses
+
+    original_description = ct_models.Trail.description
+    original_status_description = ct_models.TrailStatus.description
+
+    def list_trails(self: Any) -> str:
+        trails = _visible_trails(self.current_account)
+        return json.dumps({"Trails": [t.short() for t in trails]})
+
+    def describe_trails(self: Any) -> str:
+        names = self._get_param("trailNameList")
+        include_shadow = self._get_bool_param("includeShadowTrails", True)
+        backend = self.cloudtrail_backend
+        if names:
+            found = [_find_trail(self.current_account, n) for n in names]
+            trails = [t for t in found if t is not None]
+        else:
+            trails = list(backend.describe_trails(include_shadow))
+        return json.dumps({"trailList": [_description(t, original_description) for t in trails]})
+
+    def trail_status(self: Any) -> str:
+        name = self._get_param("Name")
+        trail = _find_trail(self.current_account, name)
+        if trail is None:
+            return original_get_status(self)
+        desc = original_status_description(trail.status)
+        if trail.status.is_logging:
+            if trail.cw_log_group_arn:
+                desc["LatestCloudWatchLogsDeliveryTime"] = desc.get("LatestDeliveryTime")
+            if trail.log_validation:
+                desc["LatestDigestDeliveryTime"] = desc.get("LatestDeliveryTime")
+        return json.dumps(desc)
+
+    def event_selectors(self: Any) -> str:
+        params = json.loads(self.body)
+        trail = _find_trail(self.current_account, params.get("TrailName", ""))
+        if trail is None:
+            return original_get_selectors(self)
+        return json.dumps(
+            {
+                "TrailARN": trail.arn,
+                "EventSelectors": trail.event_selectors,
+                "AdvancedEventSelectors": trail.advanced_event_selectors,
+            }
+        )
+
+    from moto.sts import models as sts_models
+
+    original_assume = sts_models.STSBackend.assume_role
+
+    def assume_role(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from moto.iam.models import iam_backends
+        from moto.sts.exceptions import STSClientError
+
+        role_arn = kwargs.get("role_arn", "")
+        account_id, partition = role_arn.split(":")[4], role_arn.split(":")[1]
+        try:
+            iam_backends[account_id][partition].get_role_by_arn(role_arn)
+        except Exception:
+            raise STSClientError(
+                "AccessDenied",
+                f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            ) from None
+        return original_assume(self, *args, **kwargs)
+
+    original_get_status = ct_responses.CloudTrailResponse.get_trail_status
+    original_get_selectors = ct_responses.CloudTrailResponse.get_event_selectors
+
+    with ExitStack() as stack:
+        patch = stack.enter_context
+        cls = ct_responses.CloudTrailResponse
+        patch(mock.patch.object(cls, "list_trails", list_trails))
+        patch(mock.patch.object(cls, "describe_trails", describe_trails))
+        patch(mock.patch.object(cls, "get_trail_status", trail_status))
+        patch(mock.patch.object(cls, "get_event_selectors", event_selectors))
+        patch(mock.patch.object(sts_models.STSBackend, "assume_role", assume_role))
+        yield

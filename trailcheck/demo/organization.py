@@ -1,0 +1,218 @@
+"""The embedded sample organization: built in moto with plain boto3 calls, as a user would.
+
+Accounts (names are what the report shows):
+* management — organization trail (multi-region, validation, SSE-KMS with rotation, CloudWatch
+  Logs), writing to the central bucket of the log-archive account. Covers every member.
+* log-archive — owns the central, locked-down log bucket.
+* workload-prod — no trail of its own: covered by the organization trail.
+* workload-legacy — its own single-region trail, stopped, no validation, no KMS.
+* sandbox — its own multi-region trail that excludes KMS events, encrypted with a key that is
+  pending deletion.
+* acquired — its access role was removed: the scan cannot enter it (every rule says ERROR).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+REGION = "us-east-1"
+DEMO_KEY = "testing"  # moto accepts any credentials; these never leave the process
+ROLE = "OrganizationAccountAccessRole"
+
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    management_account_id: str
+    accounts: dict[str, str]  # name → account id
+
+
+def _caller_session() -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=DEMO_KEY, aws_secret_access_key=DEMO_KEY, region_name=REGION
+    )
+
+
+def _member_session(base: boto3.Session, account_id: str) -> boto3.Session:
+    creds = base.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE}", RoleSessionName="demo-builder"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def cloudtrail_bucket_policy(bucket: str, prefix_paths: list[str], source_arns: list[str]) -> str:
+    """The bucket policy AWS documents for CloudTrail, scoped with aws:SourceArn."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AWSCloudTrailAclCheck",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:GetBucketAcl",
+                    "Resource": f"arn:aws:s3:::{bucket}",
+                    "Condition": {"StringEquals": {"aws:SourceArn": source_arns}},
+                },
+                {
+                    "Sid": "AWSCloudTrailWrite",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": [f"arn:aws:s3:::{bucket}/{p}/*" for p in prefix_paths],
+                    "Condition": {
+                        "StringEquals": {
+                            "s3:x-amz-acl": "bucket-owner-full-control",
+                            "aws:SourceArn": source_arns,
+                        }
+                    },
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )
+
+
+def _kms_key(session: boto3.Session, *, rotate: bool) -> str:
+    kms = session.client("kms")
+    arn: str = kms.create_key(Description="CloudTrail logs")["KeyMetadata"]["Arn"]
+    if rotate:
+        kms.enable_key_rotation(KeyId=arn)
+    return arn
+
+
+def _bucket(session: boto3.Session, name: str, **create: Any) -> None:
+    session.client("s3").create_bucket(Bucket=name, **create)
+
+
+def build_demo_organization() -> DemoOrganization:
+    """Create the sample organization inside an active moto mock and return its account ids."""
+    base = _caller_session()
+    org = base.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    org_id = org.describe_organization()["Organization"]["Id"]
+    management = base.client("sts").get_caller_identity()["Account"]
+    accounts = {"management": management}
+    for name in ("log-archive", "workload-prod", "workload-legacy", "sandbox", "acquired"):
+        status = org.create_account(Email=f"{name}@example.com", AccountName=name)
+        accounts[name] = status["CreateAccountStatus"]["AccountId"]
+    sessions = {n: _member_session(base, a) for n, a in accounts.items() if n != "management"}
+    sessions["management"] = base
+
+    # log-archive: the central bucket, versioned, locked, encrypted, private.
+    central = f"demo-org-cloudtrail-{accounts['log-archive']}"
+    archive = sessions["log-archive"]
+    _bucket(archive, central, ObjectLockEnabledForBucket=True)
+    s3 = archive.client("s3")
+    s3.put_bucket_versioning(Bucket=central, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(
+        Bucket=central,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=central,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    org_trail_arn = f"arn:aws:cloudtrail:{REGION}:{management}:trail/org-trail"
+    s3.put_bucket_policy(
+        Bucket=central,
+        Policy=cloudtrail_bucket_policy(
+            central, [f"AWSLogs/{management}", f"AWSLogs/{org_id}"], [org_trail_arn]
+        ),
+    )
+
+    # management: the organization trail.
+    mgmt = sessions["management"]
+    key = _kms_key(mgmt, rotate=True)
+    s3.put_bucket_encryption(
+        Bucket=central,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key,
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    logs = mgmt.client("logs")
+    logs.create_log_group(logGroupName="aws-cloudtrail-logs-org")
+    group_arn = f"arn:aws:logs:{REGION}:{management}:log-group:aws-cloudtrail-logs-org:*"
+    cloudtrail = mgmt.client("cloudtrail")
+    cloudtrail.create_trail(
+        Name="org-trail",
+        S3BucketName=central,
+        IsMultiRegionTrail=True,
+        IsOrganizationTrail=True,
+        EnableLogFileValidation=True,
+        KmsKeyId=key,
+        CloudWatchLogsLogGroupArn=group_arn,
+        CloudWatchLogsRoleArn=f"arn:aws:iam::{management}:role/CloudTrailToCloudWatch",
+    )
+    cloudtrail.start_logging(Name="org-trail")
+
+    # workload-legacy: a stopped single-region trail on an unversioned bucket of its own.
+    legacy = sessions["workload-legacy"]
+    legacy_bucket = f"legacy-trail-logs-{accounts['workload-legacy']}"
+    _bucket(legacy, legacy_bucket)
+    legacy.client("cloudtrail").create_trail(Name="legacy-trail", S3BucketName=legacy_bucket)
+
+    # sandbox: multi-region, but KMS events excluded and its key scheduled for deletion.
+    sandbox = sessions["sandbox"]
+    sandbox_bucket = f"sandbox-trail-{accounts['sandbox']}"
+    _bucket(sandbox, sandbox_bucket)
+    sandbox_key = _kms_key(sandbox, rotate=False)
+    trail = sandbox.client("cloudtrail")
+    trail.create_trail(
+        Name="sandbox-trail",
+        S3BucketName=sandbox_bucket,
+        IsMultiRegionTrail=True,
+        EnableLogFileValidation=True,
+        KmsKeyId=sandbox_key,
+    )
+    trail.put_event_selectors(
+        TrailName="sandbox-trail",
+        AdvancedEventSelectors=[
+            {
+                "Name": "Management events without KMS",
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Management"]},
+                    {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]},
+                ],
+            }
+        ],
+    )
+    trail.start_logging(Name="sandbox-trail")
+    sandbox.client("kms").schedule_key_deletion(
+        KeyId=sandbox_key.split("/")[-1], PendingWindowInDays=7
+    )
+
+    # acquired: the access role is gone, so the scanner cannot enter the account.
+    sessions["acquired"].client("iam").delete_role(RoleName=ROLE)
+    return DemoOrganization(management_account_id=management, accounts=accounts)

@@ -1,0 +1,41 @@
+"""`trailcheck demo`: build the sample organization in moto and scan it like a real one.
+
+Everything above boto3 is the real code path: the same session layer, organization discovery,
+role assumption, collectors, rules and reporters as `trailcheck scan --org`.
+"""
+
+from __future__ import annotations
+
+from trailcheck.demo.moto_fidelity import faithful_moto
+from trailcheck.demo.organization import DEMO_KEY, REGION, build_demo_organization
+from trailcheck.engine import evaluate
+from trailcheck.model import Inventory, Report
+from trailcheck.rules import load_rules
+from trailcheck.scanner.org import organization_targets
+from trailcheck.scanner.scan import ScanOptions, collect
+from trailcheck.scanner.session import AwsSession
+
+DEMO_REGIONS = ("us-east-1", "eu-west-1")
+
+
+def scan_demo_organization(regions: tuple[str, ...] = DEMO_REGIONS) -> Inventory:
+    """Inside an active moto mock: build the organization, then collect it through boto3."""
+    import boto3
+
+    build_demo_organization()
+    boto = boto3.Session(
+        aws_access_key_id=DEMO_KEY, aws_secret_access_key=DEMO_KEY, region_name=REGION
+    )
+    session = AwsSession(boto_session=boto)
+    targets, _org, partition = organization_targets(session, REGION)
+    options = ScanOptions(regions=regions, api_region=REGION, max_workers=4, partition=partition)
+    return collect(targets, session, options)
+
+
+def run_demo() -> Report:
+    """Build, scan and judge the sample organization; return the report."""
+    from moto import mock_aws
+
+    with mock_aws(), faithful_moto():
+        inventory = scan_demo_organization()
+    return evaluate(inventory, load_rules())

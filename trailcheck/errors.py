@@ -1,0 +1,13 @@
+"""Errors a user can cause or fix; the CLI turns each into one line on stderr."""
+
+
+class UserError(Exception):
+    """Bad input (flag, config, baseline, snapshot): exit code 2."""
+
+    exit_code = 2
+
+
+class ScanError(Exception):
+    """The scan itself could not run (no credentials, no reachable account): exit code 3."""
+
+    exit_code = 3

@@ -1,0 +1,377 @@
+"""The two data types that join trailcheck's stages.
+
+`Inventory` is what the scanner saw (a snapshot that can be saved and re-judged offline);
+`Finding` and `Report` are what the rules decided. Every optional fact distinguishes
+*absent* (`None`: AWS said there is none) from *unknown* (`Unknown`: we could not ask).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, TypeGuard
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+SCHEMA_VERSION = 1
+INVENTORY_KIND = "trailcheck-inventory"
+REPORT_KIND = "trailcheck-report"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Unknown(_Frozen):
+    """A fact we could not read: the operation and the error AWS (or the network) gave."""
+
+    kind: Literal["unknown"] = "unknown"
+    operation: str
+    error_code: str
+    message: str = ""
+
+    def describe(self) -> str:
+        """One line for a finding's reason: `s3:GetBucketPolicy failed: AccessDenied`."""
+        text = f"{self.operation} failed: {self.error_code}"
+        return f"{text} ({self.message})" if self.message else text
+
+
+def is_unknown(value: object) -> TypeGuard[Unknown]:
+    """True when `value` is an `Unknown` fact."""
+    return isinstance(value, Unknown)
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+
+class Status(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Order for thresholds: info < low < medium < high < critical."""
+        return list(Severity).index(self)
+
+
+# ----------------------------------------------------------------------------- CloudTrail
+
+
+class TrailStatus(_Frozen):
+    """GetTrailStatus, the fields trailcheck judges."""
+
+    is_logging: bool
+    latest_delivery_time: datetime | None = None
+    latest_delivery_error: str | None = None
+    latest_digest_delivery_time: datetime | None = None
+    latest_digest_delivery_error: str | None = None
+    latest_cloudwatch_logs_delivery_time: datetime | None = None
+    latest_cloudwatch_logs_delivery_error: str | None = None
+    latest_notification_error: str | None = None
+    start_logging_time: datetime | None = None
+    stop_logging_time: datetime | None = None
+
+
+class DataResource(_Frozen):
+    type: str
+    values: tuple[str, ...] = ()
+
+
+class BasicEventSelector(_Frozen):
+    read_write_type: Literal["ReadOnly", "WriteOnly", "All"] = "All"
+    include_management_events: bool = True
+    exclude_management_event_sources: tuple[str, ...] = ()
+    data_resources: tuple[DataResource, ...] = ()
+
+
+class FieldSelector(_Frozen):
+    field: str
+    equals: tuple[str, ...] = ()
+    starts_with: tuple[str, ...] = ()
+    ends_with: tuple[str, ...] = ()
+    not_equals: tuple[str, ...] = ()
+    not_starts_with: tuple[str, ...] = ()
+    not_ends_with: tuple[str, ...] = ()
+
+
+class AdvancedEventSelector(_Frozen):
+    name: str | None = None
+    field_selectors: tuple[FieldSelector, ...] = ()
+
+
+class EventSelectors(_Frozen):
+    """GetEventSelectors: a trail uses basic or advanced selectors, never both."""
+
+    basic: tuple[BasicEventSelector, ...] = ()
+    advanced: tuple[AdvancedEventSelector, ...] = ()
+
+
+class Trail(_Frozen):
+    """One trail, collected once however many regions and accounts show it."""
+
+    arn: str
+    name: str
+    account_id: str  # the owner, from the ARN
+    home_region: str
+    is_multi_region: bool
+    is_organization_trail: bool = False
+    s3_bucket_name: str | None = None
+    s3_key_prefix: str | None = None
+    sns_topic_arn: str | None = None
+    include_global_service_events: bool = True
+    log_file_validation_enabled: bool = False
+    kms_key_id: str | None = None
+    cloudwatch_logs_log_group_arn: str | None = None
+    cloudwatch_logs_role_arn: str | None = None
+    has_custom_event_selectors: bool = False
+    has_insight_selectors: bool = False
+    status: TrailStatus | Unknown
+    event_selectors: EventSelectors | Unknown
+    insight_selectors: tuple[str, ...] | Unknown | None = None
+    describe_error: Unknown | None = None  # DescribeTrails failed: the fields above are defaults
+
+    @property
+    def kms_key_arn(self) -> str | None:
+        """The ARN of the trail's KMS key (DescribeTrails gives one; a bare id is completed)."""
+        key = self.kms_key_id
+        if not key or key.startswith("arn:"):
+            return key
+        partition = self.arn.split(":")[1]
+        resource = key if key.startswith("alias/") else f"key/{key}"
+        return f"arn:{partition}:kms:{self.home_region}:{self.account_id}:{resource}"
+
+
+# ----------------------------------------------------------------------------- S3
+
+
+class Versioning(_Frozen):
+    """GetBucketVersioning. `None` status: versioning never enabled."""
+
+    status: Literal["Enabled", "Suspended"] | None = None
+    mfa_delete: Literal["Enabled", "Disabled"] | None = None
+
+
+class BucketEncryption(_Frozen):
+    """The default encryption rule of a bucket (the first rule, as S3 applies it)."""
+
+    algorithm: str  # "AES256", "aws:kms", "aws:kms:dsse"
+    kms_key_id: str | None = None
+    bucket_key_enabled: bool = False
+
+
+class ObjectLock(_Frozen):
+    enabled: bool
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] | None = None
+    days: int | None = None
+    years: int | None = None
+
+    @property
+    def retention_days(self) -> int | None:
+        """The default retention in days (years counted as 365 days), or None."""
+        if self.days is not None:
+            return self.days
+        return self.years * 365 if self.years is not None else None
+
+
+class PublicAccessBlock(_Frozen):
+    block_public_acls: bool = False
+    ignore_public_acls: bool = False
+    block_public_policy: bool = False
+    restrict_public_buckets: bool = False
+
+
+class Bucket(_Frozen):
+    """An S3 bucket a trail writes to, collected once from the account that owns it."""
+
+    name: str
+    owner_account_id: str | Unknown
+    region: str | Unknown
+    versioning: Versioning | Unknown
+    encryption: BucketEncryption | Unknown | None
+    object_lock: ObjectLock | Unknown | None
+    policy: dict[str, JsonValue] | Unknown | None
+    public_access_block: PublicAccessBlock | Unknown | None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:s3:::{self.name}"
+
+
+# ----------------------------------------------------------------------------- KMS, logs
+
+
+class KeyMetadata(_Frozen):
+    key_state: str  # Enabled, Disabled, PendingDeletion, PendingImport, Unavailable, ...
+    enabled: bool
+    key_manager: Literal["CUSTOMER", "AWS"]
+    key_spec: str = "SYMMETRIC_DEFAULT"
+    deletion_date: datetime | None = None
+    multi_region: bool | None = None
+
+
+class KmsKey(_Frozen):
+    """A KMS key a trail encrypts with, keyed by its ARN."""
+
+    arn: str
+    account_id: str
+    region: str
+    metadata: KeyMetadata | Unknown
+    rotation_enabled: bool | Unknown | None  # None: not applicable (AWS-managed, asymmetric)
+
+
+class LogGroup(_Frozen):
+    """A CloudWatch Logs log group a trail delivers to."""
+
+    arn: str
+    name: str
+    account_id: str
+    region: str
+    exists: bool | Unknown
+    retention_in_days: int | None = None
+
+
+# ----------------------------------------------------------------------------- inventory
+
+
+class Account(_Frozen):
+    """One scanned account and what the scanner learned at account level."""
+
+    account_id: str
+    name: str | None = None
+    organization_id: str | None = None
+    ou_path: str | None = None
+    access_error: Unknown | None = None  # set when the account could not be entered at all
+    regions: tuple[str, ...] | Unknown = ()
+    trail_arns: tuple[str, ...] | Unknown = ()  # trails this account's ListTrails shows
+    bucket_names: tuple[str, ...] | Unknown | None = None  # ListBuckets; None: not collected
+
+
+class ScanMetadata(_Frozen):
+    tool_version: str
+    started_at: datetime
+    finished_at: datetime
+    partition: str = "aws"
+    requested_regions: tuple[str, ...] | None = None
+    api_calls: dict[str, int] = Field(default_factory=dict)
+
+
+class Inventory(_Frozen):
+    """Everything a scan saw. Collections are keyed by ARN (bucket: name), each item once."""
+
+    kind: Literal["trailcheck-inventory"] = INVENTORY_KIND
+    schema_version: int = SCHEMA_VERSION
+    metadata: ScanMetadata
+    accounts: dict[str, Account]
+    trails: dict[str, Trail] = Field(default_factory=dict)
+    buckets: dict[str, Bucket] = Field(default_factory=dict)
+    kms_keys: dict[str, KmsKey] = Field(default_factory=dict)
+    log_groups: dict[str, LogGroup] = Field(default_factory=dict)
+
+    @property
+    def scan_time(self) -> datetime:
+        """The reference time for every freshness judgement (never the wall clock)."""
+        return self.metadata.started_at
+
+    def reachable_accounts(self) -> list[Account]:
+        """Accounts the scanner could enter, sorted by id."""
+        return [a for _, a in sorted(self.accounts.items()) if a.access_error is None]
+
+    def trails_owned_by(self, account_id: str) -> list[Trail]:
+        """Trails whose owner is `account_id`, each once (never a shadow copy), sorted by ARN."""
+        return [t for _, t in sorted(self.trails.items()) if t.account_id == account_id]
+
+
+# ----------------------------------------------------------------------------- findings
+
+
+class Waiver(_Frozen):
+    """A documented acceptance of a finding; it never replaces the finding's status."""
+
+    reason: str
+    owner: str | None = None
+    expires: str | None = None  # ISO date
+    expired: bool = False
+
+
+class Finding(_Frozen):
+    rule_id: str
+    title: str
+    status: Status
+    severity: Severity
+    account_id: str
+    region: str | None
+    resource_arn: str
+    resource_type: str
+    reason: str
+    evidence: dict[str, JsonValue] = Field(default_factory=dict)
+    controls: dict[str, list[str]] = Field(default_factory=dict)
+    waiver: Waiver | None = None
+
+    def sort_key(self) -> tuple[str, str, str, str, str]:
+        return (self.account_id, self.region or "", self.rule_id, self.resource_arn, self.reason)
+
+
+class RemediationInfo(_Frozen):
+    summary: str
+    console: str | None = None
+    cli: str | None = None
+    terraform: str | None = None
+
+
+class RuleInfo(_Frozen):
+    """What a report carries about each rule it ran, so renderers need no registry."""
+
+    id: str
+    title: str
+    severity: Severity
+    resource_type: str
+    rationale: str
+    remediation: RemediationInfo
+    controls: dict[str, list[str]]
+
+
+class Summary(_Frozen):
+    total: int
+    by_status: dict[str, int]
+    failures_by_severity: dict[str, int]
+    waived: int = 0
+
+
+class ReportMetadata(_Frozen):
+    tool_version: str
+    scan_started_at: datetime
+    scan_finished_at: datetime
+    partition: str
+    accounts: list[str]
+    unreachable_accounts: list[str]
+    regions: list[str]
+    api_calls: dict[str, int]
+    api_calls_total: int
+
+
+class Report(_Frozen):
+    """Findings plus what a reader needs to trust them. Same inventory → same bytes."""
+
+    kind: Literal["trailcheck-report"] = REPORT_KIND
+    schema_version: int = SCHEMA_VERSION
+    metadata: ReportMetadata
+    summary: Summary
+    rules: dict[str, RuleInfo]
+    findings: list[Finding]
+
+
+def dump_json(model: BaseModel) -> str:
+    """Deterministic JSON text of a model: sorted keys, two-space indent, newline at the end."""
+    data: Any = model.model_dump(mode="json")
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,30 @@
+"""The JSON report: the machine-readable contract (see `trailcheck schema`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from trailcheck.model import Report, dump_json
+
+
+class JsonReporter:
+    """Deterministic JSON: sorted keys, the same inventory gives the same bytes."""
+
+    name: ClassVar[str] = "json"
+    filename: ClassVar[str] = "report.json"
+
+    def render(self, report: Report) -> str:
+        return dump_json(report)
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of the JSON report."""
+    schema = Report.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://trailcheck.dev/schemas/report.json"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(report_schema(), sort_keys=True, indent=2) + "\n"

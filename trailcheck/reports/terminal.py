@@ -1,0 +1,53 @@
+"""The terminal summary (rich): counts, then the failures and errors, worst first."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from trailcheck.model import Report, Severity, Status
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def print_summary(report: Report, console: Console, *, limit: int = 30) -> None:
+    """Print the summary table and the first `limit` failures/errors."""
+    meta = report.metadata
+    console.print(
+        f"[bold]trailcheck[/] {meta.tool_version}: {len(meta.accounts)} account(s), "
+        f"{len(meta.regions)} region(s), {meta.api_calls_total} API calls"
+    )
+    counts = Table(show_header=True, header_style="bold")
+    for status in Status:
+        counts.add_column(status.value.replace("_", " "), justify="right")
+    counts.add_row(*(str(report.summary.by_status[s.value]) for s in Status))
+    console.print(counts)
+    problems = [f for f in report.findings if f.status in (Status.FAIL, Status.ERROR)]
+    if not problems:
+        return
+    problems.sort(key=lambda f: (f.status is not Status.FAIL, -f.severity.rank, f.sort_key()))
+    table = Table(show_header=True, header_style="bold", expand=True)
+    table.add_column("status")
+    table.add_column("severity")
+    table.add_column("account")
+    table.add_column("rule")
+    table.add_column("resource / reason", ratio=1)
+    for f in problems[:limit]:
+        status = f"{f.status.value}{' (waived)' if f.waiver else ''}"
+        table.add_row(
+            status,
+            f"[{SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]",
+            f.account_id,
+            f.rule_id,
+            f"{escape(f.resource_arn)}\n[dim]{escape(f.reason)}[/]",
+        )
+    console.print(table)
+    if len(problems) > limit:
+        console.print(f"… and {len(problems) - limit} more in the written reports")

@@ -1,0 +1,33 @@
+"""What every collector declares, and the per-account handle collectors receive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from trailcheck.scanner.session import AwsSession, Credentials
+
+
+@dataclass(frozen=True)
+class CollectorSpec:
+    """A collector's contract: the inventory collections it fills and the IAM actions it needs.
+
+    The published least-privilege policy (docs/iam-policy.json) is generated from these.
+    """
+
+    name: str
+    provides: frozenset[str]
+    permissions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """Read access to one account: its id, the shared session and the credentials to use."""
+
+    account_id: str
+    session: AwsSession
+    credentials: Credentials | None = None
+
+    def client(self, service: str, region: str) -> Any:
+        """A cached, metered, read-only boto3 client for this account."""
+        return self.session.client(service, region, self.credentials)

@@ -1,0 +1,278 @@
+"""The scan orchestrator: accounts → trails → the resources trails use → an `Inventory`.
+
+Work is done in stages so that every shared thing is read once:
+
+1. per account: enabled regions, the trails it sees (ListTrails), the buckets it owns;
+2. per trail ARN (de-duplicated across accounts): describe, status, selectors — read with the
+   owner's access when the owner is scanned;
+3. per bucket name / key ARN / log-group ARN referenced by any trail: one read, from the
+   owning account when it is scanned, otherwise with the referencing account's access (and
+   the facts become `Unknown` when that is denied).
+
+The main thread merges results; worker threads only call collectors and return values.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from trailcheck import __version__
+from trailcheck.model import (
+    Account,
+    Bucket,
+    Inventory,
+    KmsKey,
+    LogGroup,
+    ScanMetadata,
+    Trail,
+    Unknown,
+)
+from trailcheck.scanner.collectors import cloudtrail, kms, logs, regions, s3
+from trailcheck.scanner.collectors.base import AccountAccess
+from trailcheck.scanner.executor import run_all
+from trailcheck.scanner.progress import ScanObserver, SilentObserver
+from trailcheck.scanner.session import AwsSession, Credentials
+
+ALL_COLLECTIONS = frozenset({"regions", "trails", "buckets", "kms_keys", "log_groups"})
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class AccountTarget:
+    """An account to scan and how to enter it (credentials None: the caller's own)."""
+
+    account_id: str
+    credentials: Credentials | None = None
+    name: str | None = None
+    organization_id: str | None = None
+    ou_path: str | None = None
+    access_error: Unknown | None = None
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What to collect and how hard to work."""
+
+    regions: tuple[str, ...] | None = None  # None: every region enabled for each account
+    api_region: str = "us-east-1"  # where account-wide calls (ListTrails, DescribeRegions) go
+    max_workers: int = 16
+    collections: frozenset[str] = field(default_factory=lambda: ALL_COLLECTIONS)
+    partition: str = "aws"
+
+
+@dataclass(frozen=True)
+class _AccountView:
+    regions: tuple[str, ...] | Unknown
+    trails: dict[str, str] | Unknown  # ARN → home region
+    bucket_names: tuple[str, ...] | Unknown | None
+
+
+def collect(
+    targets: Sequence[AccountTarget],
+    session: AwsSession,
+    options: ScanOptions,
+    observer: ScanObserver | None = None,
+) -> Inventory:
+    """Scan `targets` read-only and return everything seen, unknowns included."""
+    observer = observer or SilentObserver()
+    started = datetime.now(UTC)
+    access = {
+        t.account_id: AccountAccess(t.account_id, session, t.credentials)
+        for t in targets
+        if t.access_error is None
+    }
+    reachable = [t for t in targets if t.access_error is None]
+
+    views = _stage(
+        observer, "accounts", reachable, options, lambda t: _view(access[t.account_id], options)
+    )
+    view_of = {t.account_id: v for t, v in zip(reachable, views, strict=True)}
+
+    trails = _collect_trails(observer, view_of, access, options)
+    owners = _bucket_owners(view_of)
+    buckets, keys, groups = _collect_resources(observer, trails, owners, access, options)
+
+    accounts = {}
+    for target in targets:
+        view = view_of.get(target.account_id)
+        accounts[target.account_id] = Account(
+            account_id=target.account_id,
+            name=target.name,
+            organization_id=target.organization_id,
+            ou_path=target.ou_path,
+            access_error=target.access_error,
+            regions=_scope_regions(view.regions, options) if view else (),
+            trail_arns=tuple(sorted(view.trails))
+            if view and isinstance(view.trails, dict)
+            else (view.trails if view else ()),
+            bucket_names=view.bucket_names if view else None,
+        )
+    return Inventory(
+        metadata=ScanMetadata(
+            tool_version=__version__,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            partition=options.partition,
+            requested_regions=options.regions,
+            api_calls=session.meter.snapshot(),
+        ),
+        accounts=accounts,
+        trails=dict(sorted(trails.items())),
+        buckets=dict(sorted(buckets.items())),
+        kms_keys=dict(sorted(keys.items())),
+        log_groups=dict(sorted(groups.items())),
+    )
+
+
+def _stage(
+    observer: ScanObserver,
+    name: str,
+    items: Sequence[T],
+    options: ScanOptions,
+    fn: Callable[[T], R],
+) -> list[R]:
+    observer.stage(name, len(items))
+
+    def unit(item: T) -> R:
+        result = fn(item)
+        observer.advance()
+        return result
+
+    return run_all(unit, items, options.max_workers)
+
+
+def _scope_regions(
+    enabled: tuple[str, ...] | Unknown, options: ScanOptions
+) -> tuple[str, ...] | Unknown:
+    if options.regions is None:
+        return enabled
+    if isinstance(enabled, Unknown):
+        return tuple(sorted(options.regions))
+    # A requested region the account has not enabled is not in scope for that account.
+    return tuple(sorted(set(options.regions) & set(enabled)))
+
+
+def _view(access: AccountAccess, options: ScanOptions) -> _AccountView:
+    wanted = options.collections
+    enabled: tuple[str, ...] | Unknown = ()
+    if "regions" in wanted or options.regions is None:
+        enabled = regions.enabled_regions(access, options.api_region)
+    trail_map: dict[str, str] | Unknown = {}
+    if wanted & {"trails", "buckets", "kms_keys", "log_groups"}:
+        trail_map = cloudtrail.list_trails(access, options.api_region)
+    names = s3.list_bucket_names(access) if "buckets" in wanted else None
+    return _AccountView(regions=enabled, trails=trail_map, bucket_names=names)
+
+
+def _collect_trails(
+    observer: ScanObserver,
+    view_of: dict[str, _AccountView],
+    access: dict[str, AccountAccess],
+    options: ScanOptions,
+) -> dict[str, Trail]:
+    # Each trail is read by one account: its owner when scanned, else the first that sees it.
+    reader: dict[str, tuple[str, str]] = {}
+    for account_id, view in sorted(view_of.items()):
+        if isinstance(view.trails, Unknown):
+            continue
+        for arn, home in view.trails.items():
+            owner = arn.split(":")[4]
+            if arn not in reader or (owner == account_id and owner in access):
+                reader[arn] = (account_id, home)
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for arn, (account_id, home) in sorted(reader.items()):
+        groups[(account_id, home)].append(arn)
+
+    def read_group(key: tuple[str, str]) -> list[Trail]:
+        account_id, home = key
+        described = cloudtrail.describe_trails(access[account_id], home, groups[key])
+        if isinstance(described, Unknown):
+            return [_undescribed_trail(arn, home, described) for arn in groups[key]]
+        return [
+            cloudtrail.collect_trail(access[account_id], described[arn], home)
+            if arn in described
+            else _undescribed_trail(
+                arn, home, Unknown(operation="cloudtrail:DescribeTrails", error_code="NotReturned")
+            )
+            for arn in groups[key]
+        ]
+
+    results = _stage(observer, "trails", sorted(groups), options, read_group)
+    return {t.arn: t for group in results for t in group}
+
+
+def _undescribed_trail(arn: str, home: str, unknown: Unknown) -> Trail:
+    """A trail ListTrails showed but DescribeTrails could not describe: every fact unknown."""
+    return Trail(
+        arn=arn,
+        name=arn.split("/", 1)[-1],
+        account_id=arn.split(":")[4],
+        home_region=home,
+        is_multi_region=False,
+        status=unknown,
+        event_selectors=unknown,
+        insight_selectors=unknown,
+        describe_error=unknown,
+    )
+
+
+def _bucket_owners(view_of: dict[str, _AccountView]) -> dict[str, str]:
+    owners: dict[str, str] = {}
+    for account_id, view in sorted(view_of.items()):
+        if isinstance(view.bucket_names, tuple):
+            for name in view.bucket_names:
+                owners.setdefault(name, account_id)
+    return owners
+
+
+def _collect_resources(
+    observer: ScanObserver,
+    trails: dict[str, Trail],
+    bucket_owners: dict[str, str],
+    access: dict[str, AccountAccess],
+    options: ScanOptions,
+) -> tuple[dict[str, Bucket], dict[str, KmsKey], dict[str, LogGroup]]:
+    wanted = options.collections
+    # (kind, id) → the account whose access reads it
+    units: dict[tuple[str, str], str] = {}
+    for trail in trails.values():
+        fallback = trail.account_id if trail.account_id in access else next(iter(access))
+        if "buckets" in wanted and trail.s3_bucket_name:
+            owner = bucket_owners.get(trail.s3_bucket_name)
+            units.setdefault(("bucket", trail.s3_bucket_name), owner or fallback)
+        if "kms_keys" in wanted and trail.kms_key_id:
+            key_arn = trail.kms_key_arn or ""
+            key_account = key_arn.split(":")[4]
+            units.setdefault(("key", key_arn), key_account if key_account in access else fallback)
+        if "log_groups" in wanted and trail.cloudwatch_logs_log_group_arn:
+            arn = trail.cloudwatch_logs_log_group_arn
+            group_account = arn.split(":")[4]
+            units.setdefault(
+                ("log_group", arn), group_account if group_account in access else fallback
+            )
+
+    def read(unit: tuple[tuple[str, str], str]) -> Bucket | KmsKey | LogGroup:
+        (kind, ident), account_id = unit
+        reader = access[account_id]
+        if kind == "bucket":
+            owner: str | Unknown = bucket_owners.get(ident) or Unknown(
+                operation="s3:ListBuckets",
+                error_code="OwnerNotScanned",
+                message="no scanned account owns this bucket",
+            )
+            return s3.collect_bucket(reader, ident, owner)
+        if kind == "key":
+            return kms.collect_key(reader, ident)
+        return logs.collect_log_group(reader, ident)
+
+    results = _stage(observer, "resources", sorted(units.items()), options, read)
+    buckets = {r.name: r for r in results if isinstance(r, Bucket)}
+    keys = {r.arn: r for r in results if isinstance(r, KmsKey)}
+    groups = {r.arn: r for r in results if isinstance(r, LogGroup)}
+    return buckets, keys, groups

@@ -1,0 +1,81 @@
+"""Save and load inventories (snapshots) and reports, safely.
+
+Loading a file that is not ours, is corrupt, or was written by a newer trailcheck is a
+`UserError` naming the file; writing never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from trailcheck.errors import UserError
+from trailcheck.model import INVENTORY_KIND, REPORT_KIND, SCHEMA_VERSION, Inventory, Report
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename (no torn files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Parse a JSON file; any problem is one UserError line naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, not a {what} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read {what}: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from None
+
+
+def _load(path: Path, model: type[M], kind: str, what: str) -> M:
+    data = read_json(path, what)
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        raise UserError(f'{path}: not a trailcheck {what} (expected "kind": "{kind}")')
+    version = data.get("schema_version")
+    if not isinstance(version, int):
+        raise UserError(f"{path}: {what} has no integer schema_version")
+    if version > SCHEMA_VERSION:
+        raise UserError(
+            f"{path}: {what} schema version {version} is newer than this trailcheck reads "
+            f"({SCHEMA_VERSION}); upgrade trailcheck"
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UserError(f"{path}: invalid {what} at {where}: {first['msg']}") from None
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read a snapshot written by `trailcheck collect`."""
+    return _load(path, Inventory, INVENTORY_KIND, "snapshot")
+
+
+def load_report(path: Path) -> Report:
+    """Read a JSON report written by trailcheck."""
+    return _load(path, Report, REPORT_KIND, "report")
