@@ -9,7 +9,6 @@ from trailcheck.model import (
     Account,
     Bucket,
     BucketEncryption,
-    EventSelectors,
     Inventory,
     KeyMetadata,
     KmsKey,
@@ -55,7 +54,9 @@ def make_trail(name: str = "main", account_id: str = ACCOUNT, **overrides: Any) 
         "s3_bucket_name": f"logs-{account_id}",
         "log_file_validation_enabled": True,
         "kms_key_id": f"arn:aws:kms:{region}:{account_id}:key/k-{name}",
-        "cloudwatch_logs_log_group_arn": f"arn:aws:logs:{region}:{account_id}:log-group:ct-{name}:*",
+        "cloudwatch_logs_log_group_arn": (
+            f"arn:aws:logs:{region}:{account_id}:log-group:ct-{name}:*"
+        ),
         "status": make_status(),
         "event_selectors": DEFAULT_SELECTORS,
     }

@@ -231,13 +231,24 @@ def evaluate_snapshot(
 
 @app.command("rules")
 def list_rules() -> None:
-    """List every rule: id, severity, title and control mappings."""
+    """List every rule: id, severity, title and control mappings (tab-separated when piped)."""
+    rows = [
+        (
+            r.id,
+            r.severity.value,
+            r.title,
+            "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.controls.items())),
+        )
+        for r in load_rules()
+    ]
+    if not sys.stdout.isatty():
+        sys.stdout.writelines("\t".join(row) + "\n" for row in rows)
+        return
     table = Table(show_header=True, header_style="bold", expand=True)
     for column in ("id", "severity", "title", "controls"):
         table.add_column(column)
-    for r in load_rules():
-        controls = "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.controls.items()))
-        table.add_row(r.id, r.severity.value, r.title, controls)
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
 
 
@@ -286,15 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 2/3 for errors a user can cause or fix."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except click.UsageError as exc:
-        sys.stderr.write(f"trailcheck: error: {exc.format_message()}\n")
-        return 2
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         sys.stderr.write("trailcheck: aborted\n")
         return 130
-    except click.ClickException as exc:
-        sys.stderr.write(f"trailcheck: error: {exc.format_message()}\n")
-        return exc.exit_code
+    except (click.ClickException, typer.TyperException) as exc:
+        # typer vendors click: its exceptions are not click's, so both are handled.
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        sys.stderr.write(f"trailcheck: error: {' '.join(message.split())}\n")
+        return int(getattr(exc, "exit_code", 2))
     except (UserError, ScanError) as exc:
         sys.stderr.write(f"trailcheck: error: {exc}\n")
         return exc.exit_code

@@ -175,7 +175,8 @@ def assess_trail(trail: Trail) -> TrailAssessment:
     exclusions_only = (
         management is not None
         and management.all_but_exclusions
-        and len(problems) == 1
+        and bool(management.excluded_sources)
+        and problems == [management.describe()]
         and not unknowns
     )
     if exclusions_only:

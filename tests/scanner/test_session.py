@@ -1,0 +1,88 @@
+"""The session layer: read-only guard, API meter, client cache, errors as Unknown."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from trailcheck.model import Unknown
+from trailcheck.scanner.session import AwsSession, ReadOnlyViolation, call, is_read_only, paginate
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "allowed"),
+    [
+        ("cloudtrail", "DescribeTrails", True),
+        ("s3", "GetBucketPolicy", True),
+        ("s3", "ListObjectsV2", True),
+        ("s3", "HeadObject", True),
+        ("sts", "AssumeRole", True),
+        ("logs", "TestMetricFilter", True),
+        ("cloudtrail", "LookupEvents", True),
+        ("cloudtrail", "StopLogging", False),
+        ("cloudtrail", "DeleteTrail", False),
+        ("s3", "PutBucketPolicy", False),
+        ("s3", "GetObjectTorrent", False),
+        ("kms", "ScheduleKeyDeletion", False),
+        ("iam", "CreateAccessKey", False),
+    ],
+)
+def test_is_read_only(service: str, operation: str, allowed: bool) -> None:
+    assert is_read_only(service, operation) is allowed
+
+
+def test_guard_refuses_a_write_before_it_reaches_aws(aws: AwsSession, boto: boto3.Session) -> None:
+    boto.client("s3").create_bucket(Bucket="trail-logs")
+    client = aws.client("cloudtrail", "us-east-1")
+    with pytest.raises(ReadOnlyViolation, match="cloudtrail:CreateTrail"):
+        client.create_trail(Name="sneaky", S3BucketName="trail-logs")
+    assert boto.client("cloudtrail").describe_trails()["trailList"] == []
+    assert "cloudtrail:CreateTrail" not in aws.meter.snapshot()
+
+
+def test_guard_covers_every_service_including_paginators(aws: AwsSession) -> None:
+    with pytest.raises(ReadOnlyViolation):
+        aws.client("s3", "us-east-1").delete_bucket(Bucket="x")
+    pages = aws.client("cloudtrail", "us-east-1").get_paginator("list_trails").paginate()
+    assert [t for p in pages for t in p["Trails"]] == []
+    assert aws.meter.snapshot() == {"cloudtrail:ListTrails": 1}
+
+
+def test_meter_counts_calls_per_operation(aws: AwsSession) -> None:
+    client = aws.client("cloudtrail", "us-east-1")
+    call(client, "DescribeTrails")
+    call(client, "DescribeTrails")
+    call(aws.client("ec2", "eu-west-1"), "DescribeRegions")
+    assert aws.meter.snapshot() == {"cloudtrail:DescribeTrails": 2, "ec2:DescribeRegions": 1}
+    assert aws.meter.total == 3
+
+
+def test_clients_are_cached_per_credentials_region_and_service(aws: AwsSession) -> None:
+    assert aws.client("s3", "us-east-1") is aws.client("s3", "us-east-1")
+    assert aws.client("s3", "us-east-1") is not aws.client("s3", "eu-west-1")
+
+
+def test_absent_error_codes_mean_none_others_become_unknown(
+    aws: AwsSession, boto: boto3.Session
+) -> None:
+    boto.client("s3").create_bucket(Bucket="plain")
+    client = aws.client("s3", "us-east-1")
+    assert call(client, "GetBucketPolicy", Bucket="plain", absent=("NoSuchBucketPolicy",)) is None
+    unknown = call(client, "GetBucketPolicy", Bucket="plain")
+    assert isinstance(unknown, Unknown)
+    assert (unknown.operation, unknown.error_code) == ("s3:GetBucketPolicy", "NoSuchBucketPolicy")
+
+
+def test_access_denied_becomes_unknown(aws: AwsSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = aws.client("cloudtrail", "us-east-1")
+
+    def deny(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "ListTrails")
+
+    # Inject AWS's answer at botocore's event layer (as AWS would send it), not in our code.
+    client.meta.events.register("before-call.cloudtrail.ListTrails", deny)
+    result = paginate(client, "ListTrails", "Trails")
+    assert isinstance(result, Unknown)
+    assert result.error_code == "AccessDenied"
+    assert result.describe() == "cloudtrail:ListTrails failed: AccessDenied (no)"

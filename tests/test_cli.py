@@ -1,0 +1,200 @@
+"""The command line end to end: exit codes, one-line errors, files written, snapshot round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from trailcheck.cli import main
+from trailcheck.model import SCHEMA_VERSION
+
+
+def good_account(boto: boto3.Session) -> None:
+    s3 = boto.client("s3")
+    s3.create_bucket(Bucket="acct-trail-logs")
+    kms = boto.client("kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.enable_key_rotation(KeyId=key)
+    boto.client("logs").create_log_group(logGroupName="ct")
+    ct = boto.client("cloudtrail")
+    ct.create_trail(
+        Name="main",
+        S3BucketName="acct-trail-logs",
+        IsMultiRegionTrail=True,
+        EnableLogFileValidation=True,
+        KmsKeyId=key,
+        CloudWatchLogsLogGroupArn="arn:aws:logs:us-east-1:123456789012:log-group:ct:*",
+        CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/ct",
+    )
+    ct.start_logging(Name="main")
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("trailcheck: error:"), err
+    return err
+
+
+def test_scan_of_a_compliant_account_exits_0_and_writes_both_reports(
+    boto: boto3.Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good_account(boto)
+    code = main(["scan", "--region", "us-east-1", "--output-dir", str(tmp_path), "--quiet"])
+    assert code == 0
+    assert capsys.readouterr().out == ""
+    report = json.loads((tmp_path / "report.json").read_text())
+    statuses = {f["rule_id"]: f["status"] for f in report["findings"]}
+    assert statuses["CT.ACCOUNT.MULTI_REGION_TRAIL"] == "PASS"
+    assert statuses["CT.TRAIL.LOG_VALIDATION"] == "PASS"
+    assert report["metadata"]["api_calls"]["cloudtrail:ListTrails"] == 1
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_scan_exit_code_follows_fail_on(boto: boto3.Session, tmp_path: Path) -> None:
+    boto.client("s3").create_bucket(Bucket="acct-trail-logs")
+    boto.client("cloudtrail").create_trail(Name="weak", S3BucketName="acct-trail-logs")
+    args = [
+        "scan",
+        "--region",
+        "us-east-1",
+        "--output-dir",
+        str(tmp_path),
+        "--quiet",
+        "--format",
+        "json",
+    ]
+    assert main(args) == 1  # high-severity failures (not logging) at or above "low"
+    assert main([*args, "--fail-on", "critical"]) == 0
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_snapshot_round_trip_gives_byte_identical_reports(
+    boto: boto3.Session, tmp_path: Path
+) -> None:
+    good_account(boto)
+    snap = tmp_path / "snap.json"
+    live, offline = tmp_path / "live", tmp_path / "offline"
+    main(
+        ["scan", "--region", "us-east-1", "--output-dir", str(live), "--snapshot", str(snap), "-q"]
+    )
+    main(["evaluate", str(snap), "--output-dir", str(offline), "-q"])
+    assert (live / "report.json").read_bytes() == (offline / "report.json").read_bytes()
+    main(["evaluate", str(snap), "--output-dir", str(offline), "-q"])
+    assert (live / "report.json").read_bytes() == (offline / "report.json").read_bytes()
+
+
+def test_collect_writes_a_snapshot(boto: boto3.Session, tmp_path: Path) -> None:
+    good_account(boto)
+    snap = tmp_path / "inventory.json"
+    assert main(["collect", "-o", str(snap), "--region", "us-east-1", "-q"]) == 0
+    data = json.loads(snap.read_text())
+    assert data["kind"] == "trailcheck-inventory" and data["schema_version"] == SCHEMA_VERSION
+    assert len(data["trails"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON (line 1"),
+        ('{"kind": "something-else"}', "not a trailcheck snapshot"),
+        (
+            json.dumps({"kind": "trailcheck-inventory", "schema_version": 99}),
+            "schema version 99 is newer",
+        ),
+        (
+            json.dumps({"kind": "trailcheck-inventory", "schema_version": 1}),
+            "invalid snapshot at metadata",
+        ),
+        ("[]", "not a trailcheck snapshot"),
+    ],
+)
+def test_bad_snapshot_is_one_line_and_exit_2_and_file_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    snap = tmp_path / "snap.json"
+    snap.write_text(content)
+    assert main(["evaluate", str(snap), "--output-dir", str(tmp_path / "out")]) == 2
+    assert message in one_line_error(capsys)
+    assert snap.read_text() == content
+
+
+def test_missing_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(tmp_path / "nope.json")]) == 2
+    assert "no such snapshot file" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "--format", "pdf"], "unknown format 'pdf'"),
+        (["scan", "--fail-on", "severe"], "unknown severity 'severe'"),
+        (["scan", "--max-workers", "0"], "--max-workers"),
+        (["scan", "--no-such-flag"], "No such option"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_bad_flags_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(args) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_output_dir_that_is_a_file_is_rejected(
+    boto: boto3.Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good_account(boto)
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    assert main(["scan", "--region", "us-east-1", "--output-dir", str(target), "-q"]) == 2
+    assert "not a directory" in one_line_error(capsys)
+    assert target.read_text() == "keep me"
+
+
+def test_no_credentials_exits_3(
+    moto: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert main(["scan", "--output-dir", str(tmp_path)]) == 3
+    assert "no AWS credentials" in one_line_error(capsys)
+
+
+def test_unknown_profile_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "--profile", "does-not-exist"]) == 2
+    assert "does-not-exist" in one_line_error(capsys)
+
+
+def test_schema_validates_a_real_report(boto: boto3.Session, tmp_path: Path, capsys) -> None:
+    import jsonschema
+
+    good_account(boto)
+    main(["scan", "--region", "us-east-1", "--output-dir", str(tmp_path), "-q", "--format", "json"])
+    capsys.readouterr()
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    jsonschema.validate(json.loads((tmp_path / "report.json").read_text()), schema)
+
+
+def test_rules_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules"]) == 0
+    assert "CT.TRAIL.LOG_VALIDATION" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("trailcheck ")
+
+
+def test_demo_scans_the_sample_organization(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--output-dir", str(tmp_path), "-q"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert len(report["metadata"]["accounts"]) == 6
+    assert len(report["metadata"]["unreachable_accounts"]) == 1
+    by = {(f["rule_id"], f["status"]) for f in report["findings"]}
+    assert ("CT.TRAIL.LOGGING", "FAIL") in by
+    assert ("CT.ACCOUNT.MULTI_REGION_TRAIL", "PASS") in by
+    assert ("CT.TRAIL.KMS_ENCRYPTION", "ERROR") in by  # the unreachable account

@@ -1,0 +1,74 @@
+"""Meta-tests over every rule, collector and reporter: the registry keeps its promises."""
+
+from __future__ import annotations
+
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import trailcheck.rules as rules_package
+from trailcheck import docgen
+from trailcheck.reports import builtin_reporters
+from trailcheck.rules import BUILTIN_MODULES, RuleSet, RuleSetError, frameworks, load_rules
+from trailcheck.rules.base import RULE_ID
+from trailcheck.scanner.collectors import all_collectors
+from trailcheck.scanner.session import is_read_only
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = load_rules(include_plugins=False)
+
+
+def test_builtin_modules_list_every_rule_module() -> None:
+    found = {
+        f"trailcheck.rules.{m.name}"
+        for m in pkgutil.iter_modules(rules_package.__path__)
+        if not m.name.startswith("_") and m.name != "base" and not m.ispkg
+    }
+    assert set(BUILTIN_MODULES) == found
+
+
+@pytest.mark.parametrize("rule", list(RULES), ids=lambda r: r.id)
+def test_rule_metadata_is_complete(rule) -> None:
+    assert RULE_ID.match(rule.id)
+    assert rule.title and rule.rationale and len(rule.rationale) > 40
+    assert rule.remediation.summary and rule.remediation.cli and rule.remediation.terraform
+    known = frameworks()
+    for framework, ids in rule.controls.items():
+        assert framework in known, f"{rule.id}: unknown framework {framework}"
+        for control in ids:
+            assert control in known[framework], f"{rule.id}: unknown control {framework} {control}"
+
+
+def test_every_rule_requirement_is_provided_by_a_collector() -> None:
+    provided = frozenset().union(*(c.provides for c in all_collectors()))
+    for rule in RULES:
+        assert rule.requires <= provided, f"{rule.id} needs {rule.requires - provided}"
+
+
+def test_every_collector_declares_only_read_permissions() -> None:
+    for collector in all_collectors():
+        assert collector.permissions, collector.name
+        for permission in collector.permissions:
+            service, action = permission.split(":")
+            read = is_read_only(service, action) or action.startswith("ListAllMy")
+            assert read, f"{collector.name} declares a write permission {permission}"
+
+
+def test_rule_ids_are_unique_and_well_formed() -> None:
+    rule = next(iter(RULES))
+    with pytest.raises(RuleSetError, match="duplicate"):
+        RuleSet((rule, rule))
+
+
+def test_every_builtin_reporter_has_a_unique_file_name() -> None:
+    names = [cls.filename for cls in builtin_reporters().values()]
+    assert len(names) == len(set(names))
+
+
+def test_generated_docs_are_current() -> None:
+    for path, expected in docgen.expected_files(ROOT).items():
+        assert path.exists(), f"{path} missing: run python -m trailcheck.docgen"
+        assert path.read_text(encoding="utf-8") == expected, (
+            f"{path.relative_to(ROOT)} is stale: run python -m trailcheck.docgen"
+        )
