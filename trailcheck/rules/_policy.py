@@ -669,20 +669,26 @@ def denies_insecure_transport(
 ) -> TlsResult:
     """Does the policy deny every principal every S3 action on bucket and objects without TLS?
 
-    Probes anonymous, another account's role and a service principal, for named and unnamed
-    actions, with ``aws:SecureTransport=false`` and every other key unknown: only a Deny that
-    matches whatever the other keys are counts (``Bool`` or ``BoolIfExists`` both do).
+    Probes anonymous, another account's role, a service principal and every principal the
+    policy names (so NotPrincipal exemptions show), for named and unnamed actions, with
+    ``aws:SecureTransport=false`` and every other key unknown: only a Deny that matches
+    whatever the other keys are counts (``Bool`` or ``BoolIfExists`` both do).
     ``s3:TlsVersion`` denies are another control (minimum TLS version): a plain-HTTP request
     carries no TLS version, so ``NumericLessThan s3:TlsVersion`` does not deny it.
     """
     statements = _statements(policy)
     bucket_arn = f"arn:{partition}:s3:::{bucket_name}"
     object_arn = f"{bucket_arn}/trailcheck-probe-object"
-    principals = (
+    principals = [
         Principal.anonymous(),
         Principal.aws(f"arn:{partition}:iam::{_PROBE_ACCOUNT}:role/trailcheck-probe"),
         Principal.service(CLOUDTRAIL_SERVICE),
-    )
+    ]
+    for statement in statements:  # the principals a policy names are the ones it may exempt
+        for kind, value in statement.principals:
+            named = _candidate_principal(kind, value)
+            if named is not None and named not in principals:
+                principals.append(named)
     probes = (
         ("s3:GetObject", object_arn),
         ("s3:PutObject", object_arn),
@@ -1009,7 +1015,7 @@ def _reader_grant(
     who = "anyone" if public else ("any principal meeting the conditions" if wildcard else value)
     text = f"{who} can s3:GetObject log objects (statements {_refs(refs)})"
     if conditional:
-        text += f" when {', '.join(keys)} match"
+        text += f" only when its conditions on {', '.join(keys)} hold"
     if neutralised:
         text += "; RestrictPublicBuckets blocks this cross-account access"
     return ReaderGrant(

@@ -229,11 +229,6 @@ _OPERATORS: Mapping[str, tuple[str, bool]] = MappingProxyType(
 )
 
 
-def is_negated(condition: Condition) -> bool:
-    """Whether the operator is a negated one (StringNotEquals, ArnNotLike, NotIpAddress...)."""
-    return _OPERATORS.get(condition.base, ("", False))[1]
-
-
 def evaluate_condition(condition: Condition, context: Context) -> Tri:
     """Evaluate one condition against a request context (keys lower-cased)."""
     if condition.base != "null" and condition.base not in _OPERATORS:
@@ -319,8 +314,9 @@ def is_fixed_value(condition: Condition, policy_value: str) -> bool:
 
     ARN patterns with a wildcard still count as fixed when their account field is a literal
     12-digit id (only that account's resources or principals match); ``aws:userid`` values
-    of the form ``AROLEID:*`` are fixed (AWS's own rule); an ``aws:SourceIp`` CIDR is fixed
-    when it is no broader than /8 (IPv4) or /32 (IPv6).
+    of the form ``AROLEID:*`` are fixed (AWS's own rule), and so are org paths that start with
+    a literal ``o-id/``; an ``aws:SourceIp`` CIDR is fixed when it is no broader than /8
+    (IPv4) or /32 (IPv6).
     """
     family = _OPERATORS.get(condition.base, ("", False))[0]
     if has_variable(policy_value):
@@ -336,9 +332,11 @@ def is_fixed_value(condition: Condition, policy_value: str) -> bool:
     if condition.key_lower in _ARN_KEYS or family == "arn":
         parts = policy_value.split(":", 5)
         return len(parts) == 6 and _ACCOUNT_ID.match(parts[4]) is not None
+    head = re.split(r"[*?]", policy_value, maxsplit=1)[0]
     if condition.key_lower == "aws:userid":
-        head = re.split(r"[*?]", policy_value, maxsplit=1)[0]
         return ":" in head and not head.startswith(":")
+    if condition.key_lower.endswith("orgpaths"):
+        return head.startswith("o-") and "/" in head  # pinned to one organization
     return False
 
 
