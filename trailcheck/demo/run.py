@@ -6,6 +6,8 @@ role assumption, collectors, rules and reporters as `trailcheck scan --org`.
 
 from __future__ import annotations
 
+import warnings
+
 from trailcheck.demo.moto_fidelity import faithful_moto
 from trailcheck.demo.organization import DEMO_KEY, REGION, build_demo_organization
 from trailcheck.engine import evaluate
@@ -36,6 +38,8 @@ def run_demo() -> Report:
     """Build, scan and judge the sample organization; return the report."""
     from moto import mock_aws
 
-    with mock_aws(), faithful_moto():
+    with mock_aws(), faithful_moto(), warnings.catch_warnings():
+        # moto warns that its STS model lacks an AccessDenied shape (the faithful refusal).
+        warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\)")
         inventory = scan_demo_organization()
     return evaluate(inventory, load_rules())

@@ -29,25 +29,30 @@ def print_summary(report: Report, console: Console, *, limit: int = 30) -> None:
         counts.add_column(status.value.replace("_", " "), justify="right")
     counts.add_row(*(str(report.summary.by_status[s.value]) for s in Status))
     console.print(counts)
-    problems = [f for f in report.findings if f.status in (Status.FAIL, Status.ERROR)]
+    unreachable = set(meta.unreachable_accounts)
+    for account in sorted(unreachable):
+        reasons = {f.reason for f in report.findings if f.account_id == account}
+        console.print(
+            f"[yellow]ERROR[/]  account {account} could not be scanned: "
+            f"{escape(min(reasons) if reasons else 'unknown reason')}",
+            soft_wrap=True,
+        )
+    problems = [
+        f
+        for f in report.findings
+        if f.status in (Status.FAIL, Status.ERROR) and f.account_id not in unreachable
+    ]
     if not problems:
         return
     problems.sort(key=lambda f: (f.status is not Status.FAIL, -f.severity.rank, f.sort_key()))
-    table = Table(show_header=True, header_style="bold", expand=True)
-    table.add_column("status")
-    table.add_column("severity")
-    table.add_column("account")
-    table.add_column("rule")
-    table.add_column("resource / reason", ratio=1)
     for f in problems[:limit]:
         status = f"{f.status.value}{' (waived)' if f.waiver else ''}"
-        table.add_row(
-            status,
-            f"[{SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]",
-            f.account_id,
-            f.rule_id,
-            f"{escape(f.resource_arn)}\n[dim]{escape(f.reason)}[/]",
+        color = "red" if f.status is Status.FAIL else "yellow"
+        console.print(
+            f"[{color}]{status:<6}[/] [{SEVERITY_STYLE[f.severity]}]{f.severity.value:<8}[/] "
+            f"{f.account_id} [bold]{f.rule_id}[/]\n    {escape(f.resource_arn)}\n"
+            f"    [dim]{escape(f.reason)}[/]",
+            soft_wrap=True,
         )
-    console.print(table)
     if len(problems) > limit:
         console.print(f"… and {len(problems) - limit} more in the written reports")
