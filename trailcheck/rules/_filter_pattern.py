@@ -602,7 +602,7 @@ class _Parser:
             after = match.end()
             while after < len(self.text) and self.text[after].isspace():
                 after += 1
-            if self.text[after : after + 1] in (",", "]"):
+            if self.text[after : after + 1] in (",", "]", ""):
                 self.pos = match.end()
                 return DelimitedField(match.group())
         elif self.peek() != "(":
