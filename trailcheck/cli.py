@@ -6,6 +6,7 @@ snapshot, baseline); 3 the scan itself could not run (no credentials, AWS unreac
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,18 @@ class _RichObserver:
             self._progress.advance(self._task, done)  # type: ignore[arg-type]
 
 
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+def _regions(values: list[str] | None) -> tuple[str, ...] | None:
+    if not values:
+        return None
+    bad = [v for v in values if not REGION_NAME.match(v)]
+    if bad:
+        raise UserError(f"--region: {bad[0]!r} is not a region name (like us-east-1)")
+    return tuple(dict.fromkeys(values))
+
+
 def _run_scan(
     profile: str | None, regions: list[str] | None, max_workers: int, quiet: bool, rules: RuleSet
 ) -> Inventory:
@@ -118,10 +131,11 @@ def _run_scan(
         session = AwsSession(profile)
     except Exception as exc:  # botocore's ProfileNotFound and friends
         raise UserError(f"--profile: {exc}") from None
-    api_region = (regions or [None])[0] or session.default_region or "us-east-1"
+    requested = _regions(regions)
+    api_region = (requested or (None,))[0] or session.default_region or "us-east-1"
     targets, partition = current_account(session, api_region)
     options = ScanOptions(
-        regions=tuple(regions) if regions else None,
+        regions=requested,
         api_region=api_region,
         max_workers=max_workers,
         collections=rules.requires() | {"regions"},
