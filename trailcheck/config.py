@@ -150,7 +150,7 @@ def find_config(explicit: Path | None, cwd: Path | None = None) -> Path | None:
         if not explicit.exists():
             raise UserError(f"--config: {explicit}: no such file")
         return explicit
-    candidate = (cwd or Path.cwd()) / CONFIG_FILENAME
+    candidate = cwd / CONFIG_FILENAME if cwd is not None else Path(CONFIG_FILENAME)
     return candidate if candidate.is_file() else None
 
 

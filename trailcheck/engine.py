@@ -90,7 +90,7 @@ def evaluate(
     """
     rule_params = rule_params or {}
     severity = severity or {}
-    rules = [replace(r, severity=severity[r.id]) if r.id in severity else r for r in rules]
+    rules = list(rules)
     findings: list[Finding] = []
     for rule in rules:
         found = run_rule(rule, inventory, rule_context(rule, rule_params.get(rule.id)))
@@ -99,7 +99,8 @@ def evaluate(
         findings.extend(found)
     findings, uses = apply_waivers(findings, waivers, inventory)
     findings.sort(key=Finding.sort_key)
-    return build_report(inventory, rules, findings, uses)
+    shown = [replace(r, severity=severity[r.id]) if r.id in severity else r for r in rules]
+    return build_report(inventory, shown, findings, uses)
 
 
 def _with_severity(finding: Finding, level: Severity) -> Finding:
