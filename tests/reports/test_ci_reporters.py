@@ -327,3 +327,10 @@ def test_markdown_caps_long_tables(report: Report, monkeypatch: pytest.MonkeyPat
 def test_markdown_all_clear() -> None:
     clean = sample_report(with_baseline=False).model_copy(update={"findings": []})
     assert render("md", clean).startswith("## trailcheck: ✅ no unwaived failure")
+
+
+def test_html_shows_baseline_and_waivers_needing_attention(report: Report) -> None:
+    html = render("html", report)
+    assert "Resolved since the baseline (1)" in html
+    assert "Waivers that need attention" in html and "waivers[1]" in html
+    assert "<script>alert(1)</script>" not in html  # autoescaped
