@@ -1,7 +1,8 @@
 """The `trailcheck` command line: parse options, run collect → evaluate → render, set the exit code.
 
-Exit codes: 0 no unwaived FAIL at or above --fail-on; 1 there are; 2 bad input (flag, config,
-snapshot, baseline); 3 the scan itself could not run (no credentials, AWS unreachable).
+Exit codes: 0 no unwaived FAIL at or above --fail-on (with --baseline: no new one); 1 there
+are; 2 bad input (flag, config, snapshot, baseline, report); 3 the scan itself could not run
+(no credentials, AWS unreachable).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -19,21 +21,38 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trailcheck import __version__
+from trailcheck.baseline import (
+    compare_with_baseline,
+    create_baseline,
+    diff_reports,
+    load_baseline,
+)
+from trailcheck.config import (
+    CONFIG_FILENAME,
+    Policy,
+    default_policy,
+    find_config,
+    load_config,
+    resolve,
+    starter_config,
+)
 from trailcheck.engine import evaluate, failures_at_or_above
 from trailcheck.errors import ScanError, UserError
 from trailcheck.model import Inventory, Report, Severity, dump_json
 from trailcheck.reports import available, get_reporters
+from trailcheck.reports.diff import diff_markdown, print_diff
 from trailcheck.reports.json_report import schema_text
 from trailcheck.reports.terminal import print_summary
 from trailcheck.rules import RuleSet, load_rules
-from trailcheck.snapshot import load_inventory, write_text_atomic
+from trailcheck.snapshot import load_inventory, load_report, write_text_atomic
 
 app = typer.Typer(
     name="trailcheck",
     help="Evidence-based compliance checks for AWS CloudTrail, for one account or an "
     "Organization.\n\n"
-    "Exit codes: 0 = no failure at or above --fail-on; 1 = failures; 2 = bad input; "
-    "3 = the scan could not run.",
+    "Exit codes: 0 = no unwaived FAIL at or above --fail-on (with --baseline: no new one); "
+    "1 = there are; 2 = bad input (flag, config, snapshot, baseline, report); "
+    "3 = the scan could not run (no credentials, AWS unreachable).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -41,6 +60,9 @@ app = typer.Typer(
 )
 
 DEFAULT_OUTPUT_DIR = Path("trailcheck-report")
+DEFAULT_FORMATS = "json,html"
+DEFAULT_FAIL_ON = "low"
+EXPIRY_WARNING_DAYS = 14
 
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", help="AWS profile (default: standard chain).")
@@ -53,16 +75,42 @@ RegionOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[
-    str, typer.Option("--format", help="Comma list of report formats, e.g. json,html.")
+    str | None,
+    typer.Option(
+        "--format",
+        help="Comma list of report formats: json, html, sarif, junit, md, csv, ocsf "
+        "(default: the config's `formats`, else json,html).",
+    ),
 ]
 OutputDirOpt = Annotated[
-    Path, typer.Option("--output-dir", help="Directory for report.<ext> files.")
+    Path | None,
+    typer.Option(
+        "--output-dir",
+        help="Directory for report.<ext> files (default: the config's `output_dir`, "
+        "else trailcheck-report).",
+    ),
 ]
 FailOnOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--fail-on",
-        help="Exit 1 on an unwaived FAIL at or above: info, low, medium, high, critical.",
+        help="Exit 1 on an unwaived FAIL at or above: info, low, medium, high, critical "
+        "(default: the config's `fail_on`, else low).",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help=f"Config file (default: ./{CONFIG_FILENAME} when present). See `trailcheck init`.",
+    ),
+]
+BaselineOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline",
+        help="Baseline from `trailcheck baseline create`: only FAILs not in it (regressions) "
+        "fail; resolved ones are listed.",
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for CI).")]
@@ -173,41 +221,116 @@ def finish(report: Report, out: OutputOptions) -> int:
     paths = write_reports(report, out.formats, out.output_dir)
     console = _console(out.quiet)
     print_summary(report, console)
+    _print_baseline(report, console)
+    _warn_waivers(report, out.quiet)
     for path in paths:
         console.print(f"wrote {path}")
     failing = failures_at_or_above(report, out.fail_on)
     if failing:
-        console.print(f"{len(failing)} failure(s) at or above {out.fail_on.value}")
+        what = "new failure(s)" if report.baseline is not None else "failure(s)"
+        console.print(f"{len(failing)} {what} at or above {out.fail_on.value}")
         return 1
     return 0
 
 
-def _output(formats: str, output_dir: Path, fail_on: str, quiet: bool) -> OutputOptions:
-    get_reporters(formats)  # validate before any AWS call
-    return OutputOptions(formats, output_dir, _severity(fail_on), quiet)
+def _print_baseline(report: Report, console: Console) -> None:
+    base = report.baseline
+    if base is None:
+        return
+    console.print(
+        f"baseline {base.baseline}: {len(base.new)} new failure(s), "
+        f"{len(base.unchanged)} known, {len(base.resolved)} resolved"
+    )
+    for ref in base.resolved[:30]:
+        console.print(f"  resolved: {ref.rule_id} {ref.account_id} {ref.resource_arn}")
+    if len(base.resolved) > 30:
+        console.print(f"  … and {len(base.resolved) - 30} more resolved")
+
+
+def _warn_waivers(report: Report, quiet: bool) -> None:
+    """Warn on stderr about expired, unused and soon-expiring waivers (judged at scan time)."""
+    if quiet:
+        return
+    soon = report.metadata.scan_started_at.date() + timedelta(days=EXPIRY_WARNING_DAYS)
+    for w in report.waivers:
+        label = f"waivers[{w.index}] ({w.rule}, owner {w.owner})"
+        if w.state == "expired":
+            effect = f"its {w.matched} finding(s) count again" if w.matched else "matches nothing"
+            message = f"{label} expired on {w.expires}; {effect}"
+        elif w.state == "unused":
+            message = f"{label} matched no finding: remove it if the issue is fixed"
+        elif date.fromisoformat(w.expires) <= soon:
+            message = f"{label} expires on {w.expires}"
+        else:
+            continue
+        sys.stderr.write(f"warning: {message}\n")
+
+
+def _output(
+    formats: str | None,
+    output_dir: Path | None,
+    fail_on: str | None,
+    quiet: bool,
+    policy: Policy | None = None,
+) -> OutputOptions:
+    """Flags win over the config file, which wins over the defaults."""
+    fmt = formats or (policy.formats if policy else None) or DEFAULT_FORMATS
+    get_reporters(fmt)  # validate before any AWS call
+    directory = output_dir or (policy.output_dir if policy else None) or DEFAULT_OUTPUT_DIR
+    if fail_on is not None:
+        threshold = _severity(fail_on)
+    else:
+        threshold = (policy.fail_on if policy else None) or Severity(DEFAULT_FAIL_ON)
+    return OutputOptions(fmt, directory, threshold, quiet)
+
+
+def _policy(config: Path | None) -> Policy:
+    """The config file (given, or ./trailcheck.toml) resolved against the rule set."""
+    rules = load_rules()
+    path = find_config(config)
+    if path is None:
+        return default_policy(rules)
+    return resolve(load_config(path), rules, path)
+
+
+def _judge(inventory: Inventory, policy: Policy, baseline: Path | None) -> Report:
+    report = evaluate(
+        inventory,
+        policy.rules,
+        policy.params,
+        severity=policy.severity,
+        waivers=policy.waivers,
+    )
+    if baseline is not None:
+        report = compare_with_baseline(report, load_baseline(baseline), str(baseline))
+    return report
 
 
 @app.command()
 def scan(
     profile: ProfileOpt = None,
     region: RegionOpt = None,
-    format: FormatOpt = "json,html",
-    output_dir: OutputDirOpt = DEFAULT_OUTPUT_DIR,
-    fail_on: FailOnOpt = "low",
+    format: FormatOpt = None,
+    output_dir: OutputDirOpt = None,
+    fail_on: FailOnOpt = None,
     quiet: QuietOpt = False,
     max_workers: WorkersOpt = 16,
     snapshot: Annotated[
         Path | None,
         typer.Option("--snapshot", help="Also save the inventory here (as `collect -o`)."),
     ] = None,
+    config: ConfigOpt = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Scan the account of the current credentials and write reports."""
-    out = _output(format, output_dir, fail_on, quiet)
-    rules = load_rules()
-    inventory = _run_scan(profile, region, max_workers, quiet, rules)
+    policy = _policy(config)
+    out = _output(format, output_dir, fail_on, quiet, policy)
+    if baseline is not None:
+        load_baseline(baseline)  # a bad baseline fails before any AWS call
+    inventory = _run_scan(profile, region, max_workers, quiet, policy.rules)
     if snapshot is not None:
         write_text_atomic(snapshot, dump_json(inventory))
-    raise typer.Exit(finish(evaluate(inventory, rules), out))
+    raise typer.Exit(finish(_judge(inventory, policy, baseline), out))
 
 
 @app.command()
@@ -232,15 +355,80 @@ def collect(
 @app.command("evaluate")
 def evaluate_snapshot(
     snapshot: Annotated[Path, typer.Argument(help="A snapshot written by `trailcheck collect`.")],
-    format: FormatOpt = "json,html",
-    output_dir: OutputDirOpt = DEFAULT_OUTPUT_DIR,
-    fail_on: FailOnOpt = "low",
+    format: FormatOpt = None,
+    output_dir: OutputDirOpt = None,
+    fail_on: FailOnOpt = None,
     quiet: QuietOpt = False,
+    config: ConfigOpt = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Judge a saved snapshot offline: the same findings the live scan gave."""
-    out = _output(format, output_dir, fail_on, quiet)
+    policy = _policy(config)
+    out = _output(format, output_dir, fail_on, quiet, policy)
     inventory = load_inventory(snapshot)
-    raise typer.Exit(finish(evaluate(inventory, load_rules()), out))
+    raise typer.Exit(finish(_judge(inventory, policy, baseline), out))
+
+
+@app.command()
+def init(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the starter config.")
+    ] = Path(CONFIG_FILENAME),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter config (every rule's parameters, a sample waiver)."""
+    if output.exists() and not force:
+        raise UserError(f"{output} already exists (use --force to overwrite it)")
+    write_text_atomic(output, starter_config(load_rules()))
+    sys.stdout.write(f"wrote {output}\n")
+
+
+baseline_app = typer.Typer(
+    help="Accept today's failures: later scans fail only on regressions.",
+    no_args_is_help=True,
+)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("create")
+def baseline_create(
+    report: Annotated[Path, typer.Argument(help="A JSON report (report.json).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the baseline (JSON).")
+    ],
+) -> None:
+    """Record every unwaived FAIL of a report as known (`scan --baseline` then ignores them)."""
+    created = create_baseline(load_report(report))
+    write_text_atomic(output, dump_json(created))
+    sys.stdout.write(f"wrote {output}: {len(created.entries)} known failure(s)\n")
+
+
+@app.command()
+def diff(
+    old: Annotated[Path, typer.Argument(help="The earlier JSON report.")],
+    new: Annotated[Path, typer.Argument(help="The later JSON report.")],
+    format: Annotated[
+        str, typer.Option("--format", help="table (terminal), json or md.")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Compare two reports: new, resolved, persistent and re-graded FAIL findings."""
+    kind = format.strip().lower()
+    if kind not in ("table", "json", "md"):
+        raise UserError(f"--format: unknown diff format {format!r} (choose from table, json, md)")
+    if kind == "table" and output is not None:
+        raise UserError("--output: use --format json or md to write a file")
+    result = diff_reports(load_report(old), load_report(new))
+    if kind == "table":
+        print_diff(result, Console(highlight=False))
+        return
+    text = dump_json(result) if kind == "json" else diff_markdown(result)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(output, text)
 
 
 @app.command("rules")
@@ -281,8 +469,12 @@ def formats() -> None:
 
 @app.command()
 def demo(
-    output_dir: OutputDirOpt = Path("demo-report"),
-    format: FormatOpt = "json,html",
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="Directory for report.<ext> files.")
+    ] = Path("demo-report"),
+    format: Annotated[
+        str, typer.Option("--format", help="Comma list of report formats, e.g. json,html.")
+    ] = "json,html",
     quiet: QuietOpt = False,
 ) -> None:
     """Build a small simulated organization in moto, scan it like a real one, write reports."""
@@ -317,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     except (click.ClickException, typer.TyperException) as exc:
         # typer vendors click: its exceptions are not click's, so both are handled.
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `trailcheck` alone: the help text
+            sys.stderr.write(message + "\n")
+            return 2
         sys.stderr.write(f"trailcheck: error: {' '.join(message.split())}\n")
         return int(getattr(exc, "exit_code", 2))
     except (UserError, ScanError) as exc:

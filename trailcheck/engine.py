@@ -8,11 +8,13 @@ always gives the same report.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from trailcheck.baseline import fingerprint
 from trailcheck.errors import UserError
 from trailcheck.model import (
     Finding,
@@ -23,8 +25,15 @@ from trailcheck.model import (
     Status,
     Summary,
     Unknown,
+    Waiver,
+    WaiverUse,
 )
 from trailcheck.rules.base import Rule, RuleContext
+
+if TYPE_CHECKING:
+    from trailcheck.config import WaiverConfig
+
+WAIVABLE = (Status.FAIL, Status.ERROR)
 
 
 def rule_context(rule: Rule, params: Mapping[str, Any] | None) -> RuleContext:
@@ -70,18 +79,111 @@ def evaluate(
     inventory: Inventory,
     rules: Iterable[Rule],
     rule_params: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    severity: Mapping[str, Severity] | None = None,
+    waivers: Sequence[WaiverConfig] = (),
 ) -> Report:
-    """Judge `inventory` with `rules` and return the sorted, summarised report."""
+    """Judge `inventory` with `rules` and return the sorted, summarised report.
+
+    `severity` (rule id → severity, from the config) sets the severity of every finding of
+    a rule; `waivers` are then applied (see `apply_waivers`).
+    """
     rule_params = rule_params or {}
+    severity = severity or {}
     rules = list(rules)
     findings: list[Finding] = []
     for rule in rules:
-        findings.extend(run_rule(rule, inventory, rule_context(rule, rule_params.get(rule.id))))
+        found = run_rule(rule, inventory, rule_context(rule, rule_params.get(rule.id)))
+        if rule.id in severity:
+            found = [_with_severity(f, severity[rule.id]) for f in found]
+        findings.extend(found)
+    findings, uses = apply_waivers(findings, waivers, inventory)
     findings.sort(key=Finding.sort_key)
-    return build_report(inventory, rules, findings)
+    shown = [replace(r, severity=severity[r.id]) if r.id in severity else r for r in rules]
+    return build_report(inventory, shown, findings, uses)
 
 
-def build_report(inventory: Inventory, rules: Iterable[Rule], findings: list[Finding]) -> Report:
+def _with_severity(finding: Finding, level: Severity) -> Finding:
+    if finding.severity is level:
+        return finding
+    evidence = {
+        **finding.evidence,
+        "configured_severity": {"rule_gave": finding.severity.value, "config": level.value},
+    }
+    return finding.model_copy(update={"severity": level, "evidence": evidence})
+
+
+def apply_waivers(
+    findings: Iterable[Finding], waivers: Sequence[WaiverConfig], inventory: Inventory
+) -> tuple[list[Finding], list[WaiverUse]]:
+    """Attach the first matching, unexpired waiver to each FAIL/ERROR finding.
+
+    The status is never changed. Expiry is judged at the scan time stored in the inventory
+    (never the wall clock), so re-evaluating a snapshot gives the same report. A finding
+    only an expired waiver matches keeps counting, and says so in its reason and evidence.
+    Returns the findings and, per waiver, what it did (`applied`, `unused`, `expired`).
+    """
+    scan_date = inventory.scan_time.date()
+    matched = [0] * len(waivers)
+    result: list[Finding] = []
+    for finding in findings:
+        if finding.status not in WAIVABLE or not waivers:
+            result.append(finding)
+            continue
+        account = inventory.accounts.get(finding.account_id)
+        ou_path = account.ou_path if account else None
+        hits = [i for i, w in enumerate(waivers) if w.matches(finding, ou_path)]
+        for i in hits:
+            matched[i] += 1
+        active = [i for i in hits if not waivers[i].expired_at(scan_date)]
+        if active:
+            w = waivers[active[0]]
+            waiver = Waiver(reason=w.reason, owner=w.owner, expires=w.expires.isoformat())
+            result.append(finding.model_copy(update={"waiver": waiver}))
+        elif hits:
+            w = waivers[hits[0]]
+            expired = Waiver(
+                reason=w.reason, owner=w.owner, expires=w.expires.isoformat(), expired=True
+            )
+            result.append(
+                finding.model_copy(
+                    update={
+                        "reason": f"{finding.reason} [waiver expired {w.expires.isoformat()}, "
+                        f"owner {w.owner}]",
+                        "evidence": {
+                            **finding.evidence,
+                            "expired_waiver": expired.model_dump(mode="json"),
+                        },
+                    }
+                )
+            )
+        else:
+            result.append(finding)
+    uses = [
+        WaiverUse(
+            index=i,
+            rule=w.rule,
+            accounts=list(w.accounts),
+            ous=list(w.ous),
+            regions=list(w.regions),
+            resources=list(w.resources),
+            reason=w.reason,
+            owner=w.owner,
+            expires=w.expires.isoformat(),
+            state="expired" if w.expired_at(scan_date) else ("applied" if matched[i] else "unused"),
+            matched=matched[i],
+        )
+        for i, w in enumerate(waivers)
+    ]
+    return result, uses
+
+
+def build_report(
+    inventory: Inventory,
+    rules: Iterable[Rule],
+    findings: list[Finding],
+    waivers: Sequence[WaiverUse] = (),
+) -> Report:
     """Wrap sorted findings with the scan's metadata and summary counts."""
     meta = inventory.metadata
     regions = sorted(
@@ -109,6 +211,7 @@ def build_report(inventory: Inventory, rules: Iterable[Rule], findings: list[Fin
         summary=summarize(findings),
         rules={r.id: r.info() for r in sorted(rules, key=lambda r: r.id)},
         findings=findings,
+        waivers=list(waivers),
     )
 
 
@@ -128,9 +231,17 @@ def summarize(findings: Iterable[Finding]) -> Summary:
 
 
 def failures_at_or_above(report: Report, threshold: Severity) -> list[Finding]:
-    """Unwaived FAIL findings whose severity is at least `threshold` (the exit-code test)."""
+    """Unwaived FAIL findings whose severity is at least `threshold` (the exit-code test).
+
+    With a baseline comparison in the report, FAIL findings already in the baseline do not
+    count: only regressions fail CI.
+    """
+    known = set(report.baseline.unchanged) if report.baseline is not None else set()
     return [
         f
         for f in report.findings
-        if f.status is Status.FAIL and f.waiver is None and f.severity.rank >= threshold.rank
+        if f.status is Status.FAIL
+        and f.waiver is None
+        and f.severity.rank >= threshold.rank
+        and not (known and fingerprint(f) in known)
     ]

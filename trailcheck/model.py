@@ -360,6 +360,50 @@ class ReportMetadata(_Frozen):
     api_calls_total: int
 
 
+class WaiverUse(_Frozen):
+    """A configured waiver and what it did in this evaluation (stale waivers rot: report them).
+
+    `state`: `applied` (not expired, waived `matched` FAIL/ERROR findings), `unused` (not
+    expired, matched nothing: remove it), `expired` (past `expires` at the scan time; the
+    `matched` findings it would have covered count again).
+    """
+
+    index: int  # position in the config file's [[waivers]] list
+    rule: str  # rule id or glob
+    accounts: list[str] = Field(default_factory=list)
+    ous: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    resources: list[str] = Field(default_factory=list)
+    reason: str
+    owner: str
+    expires: str  # ISO date, inclusive
+    state: Literal["applied", "unused", "expired"]
+    matched: int
+
+
+class FindingRef(_Frozen):
+    """A finding by its stable identity (rule, account, region, resource), for baselines/diffs."""
+
+    fingerprint: str
+    rule_id: str
+    account_id: str
+    region: str | None
+    resource_arn: str
+    severity: Severity
+    reason: str
+    waived: bool = False
+
+
+class BaselineComparison(_Frozen):
+    """How this report's FAIL findings compare with a baseline (`scan --baseline`)."""
+
+    baseline: str  # the baseline file as given
+    baseline_scan_started_at: datetime | None = None
+    new: list[str]  # fingerprints of FAIL findings not in the baseline: regressions
+    unchanged: list[str]  # fingerprints of FAIL findings already in the baseline
+    resolved: list[FindingRef]  # baseline entries that no longer FAIL
+
+
 class Report(_Frozen):
     """Findings plus what a reader needs to trust them. Same inventory → same bytes."""
 
@@ -369,6 +413,8 @@ class Report(_Frozen):
     summary: Summary
     rules: dict[str, RuleInfo]
     findings: list[Finding]
+    waivers: list[WaiverUse] = Field(default_factory=list)
+    baseline: BaselineComparison | None = None
 
 
 def dump_json(model: BaseModel) -> str:

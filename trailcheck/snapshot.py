@@ -71,6 +71,11 @@ def _load(path: Path, model: type[M], kind: str, what: str) -> M:
         raise UserError(f"{path}: invalid {what} at {where}: {first['msg']}") from None
 
 
+def load_document(path: Path, model: type[M], kind: str, what: str) -> M:
+    """Read any trailcheck JSON document with a `kind` and `schema_version` (e.g. a baseline)."""
+    return _load(path, model, kind, what)
+
+
 def load_inventory(path: Path) -> Inventory:
     """Read a snapshot written by `trailcheck collect`."""
     return _load(path, Inventory, INVENTORY_KIND, "snapshot")

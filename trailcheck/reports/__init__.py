@@ -6,14 +6,30 @@ from importlib.metadata import entry_points
 
 from trailcheck.errors import UserError
 from trailcheck.reports.base import Reporter
+from trailcheck.reports.csv_report import CsvReporter
 from trailcheck.reports.html_report import HtmlReporter
 from trailcheck.reports.json_report import JsonReporter
+from trailcheck.reports.junit import JunitReporter
+from trailcheck.reports.markdown import MarkdownReporter
+from trailcheck.reports.ocsf import OcsfReporter
+from trailcheck.reports.sarif import SarifReporter
 
 ENTRY_POINT_GROUP = "trailcheck.reporters"
 
 
 def builtin_reporters() -> dict[str, type[Reporter]]:
-    return {cls.name: cls for cls in (JsonReporter, HtmlReporter)}
+    return {
+        cls.name: cls
+        for cls in (
+            JsonReporter,
+            HtmlReporter,
+            SarifReporter,
+            JunitReporter,
+            MarkdownReporter,
+            CsvReporter,
+            OcsfReporter,
+        )
+    }
 
 
 def available() -> dict[str, type[Reporter]]:

@@ -1,0 +1,68 @@
+"""Small helpers the CI-facing reporters share (pure functions of findings)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from trailcheck.model import Finding, Severity
+
+# Characters XML 1.0 cannot carry at all (a control character in an AWS name or message).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def display_status(finding: Finding) -> str:
+    """The status a person sees: `WAIVED` for a waived finding, else the real status."""
+    return "WAIVED" if finding.waiver is not None else finding.status.value
+
+
+def controls_text(finding: Finding) -> str:
+    """`cis-aws-3.0 3.1; aws-fsbp CloudTrail.1` (frameworks sorted)."""
+    return "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(finding.controls.items()))
+
+
+def waiver_text(finding: Finding) -> str:
+    """`reason (owner X, expires 2026-12-31)` or an empty string."""
+    w = finding.waiver
+    if w is None:
+        return ""
+    details = [
+        p
+        for p in (
+            f"owner {w.owner}" if w.owner else "",
+            f"expires {w.expires}" if w.expires else "",
+        )
+        if p
+    ]
+    return f"{w.reason} ({', '.join(details)})" if details else w.reason
+
+
+def resource_path(finding: Finding) -> str:
+    """A stable, repository-style path for a cloud resource (SARIF needs a relative URI).
+
+    `arn:aws:cloudtrail:us-east-1:111122223333:trail/main` in account 111122223333 →
+    `aws/111122223333/us-east-1/cloudtrail/trail/main`.
+    """
+    parts = finding.resource_arn.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn":
+        service, resource = parts[2], parts[5].replace(":", "/")
+        tail = f"{service}/{resource}" if service else resource
+    else:
+        tail = finding.resource_arn
+    path = f"{parts[1] if len(parts) > 1 else 'aws'}/{finding.account_id}/"
+    path += f"{finding.region or 'global'}/{tail}"
+    return quote(path, safe="/-_.~")
+
+
+def xml_text(value: str) -> str:
+    """`value` without the characters XML 1.0 forbids."""
+    return _XML_INVALID.sub("\ufffd", value)
+
+
+SEVERITY_TITLE = {
+    Severity.INFO: "Informational",
+    Severity.LOW: "Low",
+    Severity.MEDIUM: "Medium",
+    Severity.HIGH: "High",
+    Severity.CRITICAL: "Critical",
+}

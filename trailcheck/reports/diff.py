@@ -1,0 +1,96 @@
+"""Render a `ReportDiff` (from `trailcheck diff`): a terminal table or Markdown."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from trailcheck.baseline import ReportDiff
+from trailcheck.model import FindingRef
+from trailcheck.reports.markdown import cell, code, table
+
+
+def _counts(diff: ReportDiff) -> str:
+    return (
+        f"{len(diff.new_failures)} new, {len(diff.resolved)} resolved, "
+        f"{len(diff.persistent)} persistent, {len(diff.changed_severity)} changed severity"
+    )
+
+
+def diff_markdown(diff: ReportDiff) -> str:
+    """GitHub-flavoured Markdown, capped tables (the JSON form has everything)."""
+    lines = [
+        f"## trailcheck diff: {_counts(diff)}",
+        "",
+        f"From the scan of {diff.old.scan_started_at.isoformat()} to the scan of "
+        f"{diff.new.scan_started_at.isoformat()}.",
+    ]
+
+    def section(title: str, headers: list[str], rows: list[list[str]]) -> None:
+        if rows:
+            lines.extend(["", f"### {title}", "", *table(headers, rows, len(rows))])
+
+    def ref_row(r: FindingRef) -> list[str]:
+        return [
+            r.severity.value,
+            code(r.rule_id),
+            r.account_id,
+            cell(r.region or "—"),
+            code(r.resource_arn),
+            cell(r.reason + (" (waived)" if r.waived else "")),
+        ]
+
+    headers = ["Severity", "Rule", "Account", "Region", "Resource", "Reason"]
+    section("New failures", headers, [ref_row(r) for r in diff.new_failures])
+    section(
+        "Resolved",
+        [*headers[:5], "Now"],
+        [[*ref_row(r.finding)[:5], r.now] for r in diff.resolved],
+    )
+    section(
+        "Changed severity",
+        ["Was", "Now", "Rule", "Account", "Resource"],
+        [
+            [
+                c.old_severity.value,
+                c.finding.severity.value,
+                code(c.finding.rule_id),
+                c.finding.account_id,
+                code(c.finding.resource_arn),
+            ]
+            for c in diff.changed_severity
+        ],
+    )
+    section("Persistent failures", headers, [ref_row(r) for r in diff.persistent])
+    lines.append("")
+    return "\n".join(lines)
+
+
+def print_diff(diff: ReportDiff, console: Console) -> None:
+    """One table: every changed or persistent FAIL finding, new first."""
+    console.print(f"[bold]trailcheck diff[/]: {_counts(diff)}")
+    rows: list[tuple[str, FindingRef, str]] = []
+    rows += [("new", r, "") for r in diff.new_failures]
+    rows += [("resolved", r.finding, f"now {r.now}") for r in diff.resolved]
+    rows += [
+        ("severity", c.finding, f"{c.old_severity.value} → {c.finding.severity.value}")
+        for c in diff.changed_severity
+    ]
+    changed = {c.finding.fingerprint for c in diff.changed_severity}
+    rows += [("persistent", r, "") for r in diff.persistent if r.fingerprint not in changed]
+    if not rows:
+        return
+    grid = Table(show_header=True, header_style="bold", expand=True)
+    for column in ("change", "severity", "rule", "account", "resource / reason"):
+        grid.add_column(column, ratio=1 if column == "resource / reason" else None)
+    style = {"new": "red", "resolved": "green", "severity": "yellow", "persistent": "dim"}
+    for change, ref, note in rows:
+        grid.add_row(
+            f"[{style[change]}]{change}[/]",
+            ref.severity.value,
+            ref.rule_id,
+            ref.account_id,
+            f"{escape(ref.resource_arn)}\n[dim]{escape(note or ref.reason)}[/]",
+        )
+    console.print(grid)
