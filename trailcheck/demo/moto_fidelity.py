@@ -180,6 +180,9 @@ def faithful_moto() -> Iterator[None]:
         status, headers, body = response if isinstance(response, tuple) else (200, {}, response)
         text = body.decode("utf-8") if isinstance(body, bytes) else str(body)
         end = "</NotificationConfiguration>"
+        text = re.sub(
+            r"<NotificationConfiguration([^>]*?)/>", rf"<NotificationConfiguration\1>{end}", text
+        )
         text = text.replace(end, f"<EventBridgeConfiguration></EventBridgeConfiguration>{end}")
         return status, headers, text
 

@@ -629,7 +629,7 @@ def mfa_delete(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 return
             if _locked(lock, "COMPLIANCE", params.retention_days):
                 assert lock is not None
-                evidence["object_lock"] = lock.model_dump()
+                evidence["object_lock"] = lock.model_dump(mode="json")
                 yield ctx.for_bucket(
                     bucket,
                     writers,
@@ -694,7 +694,7 @@ def object_lock(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
         lock = bucket.object_lock
         assert not isinstance(lock, Unknown)
         evidence: dict[str, Any] = {
-            "object_lock": lock.model_dump() if lock else None,
+            "object_lock": lock.model_dump(mode="json") if lock else None,
             "required_mode": params.mode,
             "required_days": params.retention_days,
         }
@@ -824,7 +824,7 @@ def lifecycle(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
             transitions += [_transition_text(t, True) for t in r.noncurrent_transitions]
         evidence: dict[str, Any] = {
             "log_prefixes": roots,
-            "lifecycle_rules": [r.model_dump() for r in rules],
+            "lifecycle_rules": [r.model_dump(mode="json") for r in rules],
             "rules_applying_to_logs": [r.id for r in applying],
             "transitions": transitions,
             "object_lock_retention_days": lock_days,
@@ -929,7 +929,10 @@ def encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
             writers,
             Status.PASS,
             reason,
-            evidence={"default_encryption": enc.model_dump(), "log_encryption": effective},
+            evidence={
+                "default_encryption": enc.model_dump(mode="json"),
+                "log_encryption": effective,
+            },
         )
 
     yield from ctx.per_log_bucket(inventory, judge, needs=("encryption",))
@@ -973,7 +976,7 @@ def access_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
         target = bucket.logging
         assert not isinstance(target, Unknown)
-        evidence = {"logging": target.model_dump() if target else None}
+        evidence = {"logging": target.model_dump(mode="json") if target else None}
         if target is None:
             yield ctx.for_bucket(
                 bucket,
