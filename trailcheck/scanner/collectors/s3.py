@@ -206,8 +206,9 @@ def _object_lock(response: dict[str, Any] | Unknown | None) -> ObjectLock | Unkn
     return ObjectLock(
         enabled=config.get("ObjectLockEnabled") == "Enabled",
         mode=retention.get("Mode"),
-        days=retention.get("Days"),
-        years=retention.get("Years"),
+        # AWS gives Days or Years (each at least 1); a 0 is "not set" (moto answers Days 0).
+        days=retention.get("Days") or None,
+        years=retention.get("Years") or None,
     )
 
 
