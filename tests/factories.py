@@ -7,12 +7,16 @@ from typing import Any
 
 from trailcheck.model import (
     Account,
+    AclGrant,
     Bucket,
+    BucketAcl,
     BucketEncryption,
     Inventory,
     KeyMetadata,
     KmsKey,
+    LoggingTarget,
     LogGroup,
+    Notifications,
     ObjectLock,
     PublicAccessBlock,
     ScanMetadata,
@@ -103,6 +107,21 @@ def make_bucket(name: str, owner: str = ACCOUNT, **overrides: Any) -> Bucket:
             block_public_policy=True,
             restrict_public_buckets=True,
         ),
+        "policy_is_public": None,
+        "acl": BucketAcl(
+            owner_id="owner-canonical-id",
+            grants=(
+                AclGrant(
+                    grantee_type="CanonicalUser",
+                    grantee="owner-canonical-id",
+                    permission="FULL_CONTROL",
+                ),
+            ),
+        ),
+        "lifecycle": None,
+        "logging": LoggingTarget(target_bucket=f"access-logs-{owner}", target_prefix=f"{name}/"),
+        "notifications": Notifications(eventbridge=True),
+        "account_public_access_block": None,
     }
     return Bucket(**(values | overrides))
 

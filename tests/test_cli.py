@@ -9,12 +9,22 @@ import boto3
 import pytest
 
 from trailcheck.cli import main
+from trailcheck.demo.organization import cloudtrail_bucket_policy, protect_log_bucket
 from trailcheck.model import SCHEMA_VERSION
 
 
 def good_account(boto: boto3.Session) -> None:
     s3 = boto.client("s3")
-    s3.create_bucket(Bucket="acct-trail-logs")
+    s3.create_bucket(Bucket="acct-trail-logs", ObjectLockEnabledForBucket=True)
+    protect_log_bucket(s3, "acct-trail-logs", "acct-access-logs")
+    s3.put_bucket_policy(
+        Bucket="acct-trail-logs",
+        Policy=cloudtrail_bucket_policy(
+            "acct-trail-logs",
+            ["AWSLogs/123456789012"],
+            ["arn:aws:cloudtrail:us-east-1:123456789012:trail/main"],
+        ),
+    )
     kms = boto.client("kms")
     key = kms.create_key()["KeyMetadata"]["Arn"]
     kms.enable_key_rotation(KeyId=key)
@@ -199,3 +209,10 @@ def test_demo_scans_the_sample_organization(
     assert ("CT.TRAIL.LOGGING", "FAIL") in by
     assert ("CT.ACCOUNT.MULTI_REGION_TRAIL", "PASS") in by
     assert ("CT.TRAIL.KMS_ENCRYPTION", "ERROR") in by  # the unreachable account
+    # the log buckets: central one good, legacy one public and expiring logs, sandbox weak lock
+    assert ("CT.BUCKET.NOT_PUBLIC", "PASS") in by and ("CT.BUCKET.NOT_PUBLIC", "FAIL") in by
+    assert ("CT.BUCKET.LIFECYCLE", "FAIL") in by and ("CT.BUCKET.LIFECYCLE", "PASS") in by
+    assert ("CT.BUCKET.MFA_DELETE", "PASS") in by
+    assert ("CT.BUCKET.DELIVERY_SCOPED", "FAIL") in by
+    locks = {f["severity"] for f in report["findings"] if f["rule_id"] == "CT.BUCKET.OBJECT_LOCK"}
+    assert {"high", "medium"} <= locks  # none (legacy) vs GOVERNANCE 30 days (sandbox)

@@ -191,8 +191,89 @@ class PublicAccessBlock(_Frozen):
     restrict_public_buckets: bool = False
 
 
+class AclGrant(_Frozen):
+    """One grant of a bucket ACL (GetBucketAcl)."""
+
+    grantee_type: str  # CanonicalUser, Group, AmazonCustomerByEmail
+    grantee: str  # canonical id, group URI or e-mail address
+    permission: str  # READ, WRITE, READ_ACP, WRITE_ACP, FULL_CONTROL
+    display_name: str | None = None
+
+    def as_aws(self) -> dict[str, Any]:
+        """The grant in GetBucketAcl's shape (what the policy evaluator reads)."""
+        key = {"Group": "URI", "AmazonCustomerByEmail": "EmailAddress"}.get(self.grantee_type, "ID")
+        return {
+            "Grantee": {"Type": self.grantee_type, key: self.grantee},
+            "Permission": self.permission,
+        }
+
+
+class BucketAcl(_Frozen):
+    owner_id: str | None = None  # the owner's canonical user id
+    grants: tuple[AclGrant, ...] = ()
+
+
+class LifecycleTransition(_Frozen):
+    storage_class: str
+    days: int | None = None
+    date: str | None = None  # ISO date of a date-based transition
+
+
+class LifecycleRule(_Frozen):
+    """One lifecycle rule: which objects it applies to and what it does to them."""
+
+    id: str | None = None
+    enabled: bool = True
+    prefix: str = ""  # "" applies to every key
+    tags: tuple[str, ...] = ()  # "key=value" filters (an object must carry all of them)
+    object_size_greater_than: int | None = None
+    object_size_less_than: int | None = None
+    expiration_days: int | None = None
+    expiration_date: str | None = None
+    expired_object_delete_marker: bool = False
+    noncurrent_expiration_days: int | None = None
+    newer_noncurrent_versions: int | None = None
+    transitions: tuple[LifecycleTransition, ...] = ()
+    noncurrent_transitions: tuple[LifecycleTransition, ...] = ()
+
+
+class LoggingTarget(_Frozen):
+    """Where the bucket's server access logs go (GetBucketLogging's LoggingEnabled)."""
+
+    target_bucket: str
+    target_prefix: str = ""
+
+
+class NotificationTarget(_Frozen):
+    kind: Literal["SNS", "SQS", "Lambda"]
+    arn: str
+    events: tuple[str, ...] = ()
+    prefix: str | None = None
+    suffix: str | None = None
+
+
+class Notifications(_Frozen):
+    """GetBucketNotificationConfiguration: the targets told about new objects."""
+
+    targets: tuple[NotificationTarget, ...] = ()
+    eventbridge: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.targets) or self.eventbridge
+
+
+def not_collected(operation: str) -> Unknown:
+    """The default of a fact older snapshots (or other collectors) do not carry."""
+    return Unknown(operation=operation, error_code="NotCollected")
+
+
 class Bucket(_Frozen):
-    """An S3 bucket a trail writes to, collected once from the account that owns it."""
+    """An S3 bucket a trail writes to, collected once from the account that owns it.
+
+    Facts added after schema 1 default to `Unknown(NotCollected)`, so an older snapshot makes
+    the rules that need them say ERROR, never PASS.
+    """
 
     name: str
     owner_account_id: str | Unknown
@@ -202,6 +283,24 @@ class Bucket(_Frozen):
     object_lock: ObjectLock | Unknown | None
     policy: dict[str, JsonValue] | Unknown | None
     public_access_block: PublicAccessBlock | Unknown | None
+    # None: there is no policy (GetBucketPolicyStatus answers NoSuchBucketPolicy)
+    policy_is_public: bool | Unknown | None = Field(
+        default_factory=lambda: not_collected("s3:GetBucketPolicyStatus")
+    )
+    acl: BucketAcl | Unknown = Field(default_factory=lambda: not_collected("s3:GetBucketAcl"))
+    lifecycle: tuple[LifecycleRule, ...] | Unknown | None = Field(
+        default_factory=lambda: not_collected("s3:GetBucketLifecycleConfiguration")
+    )
+    logging: LoggingTarget | Unknown | None = Field(
+        default_factory=lambda: not_collected("s3:GetBucketLogging")
+    )
+    notifications: Notifications | Unknown = Field(
+        default_factory=lambda: not_collected("s3:GetBucketNotificationConfiguration")
+    )
+    # The owner account's account-level Public Access Block (s3control, read once per owner).
+    account_public_access_block: PublicAccessBlock | Unknown | None = Field(
+        default_factory=lambda: not_collected("s3control:GetPublicAccessBlock")
+    )
 
     @property
     def arn(self) -> str:
@@ -290,6 +389,10 @@ class Inventory(_Frozen):
     def trails_owned_by(self, account_id: str) -> list[Trail]:
         """Trails whose owner is `account_id`, each once (never a shadow copy), sorted by ARN."""
         return [t for _, t in sorted(self.trails.items()) if t.account_id == account_id]
+
+    def trails_writing_to(self, bucket_name: str) -> list[Trail]:
+        """Trails that deliver their log files to `bucket_name`, sorted by ARN."""
+        return [t for _, t in sorted(self.trails.items()) if t.s3_bucket_name == bucket_name]
 
 
 # ----------------------------------------------------------------------------- findings

@@ -14,6 +14,11 @@ layer — rather than by bending trailcheck's own code:
 * AssumeRole fails with AccessDenied when the role does not exist (moto: always succeeds).
 * GetTrailStatus reports LatestCloudWatchLogsDeliveryTime for a logging trail that delivers to
   CloudWatch Logs, and LatestDigestDeliveryTime when validation is on (moto: never).
+* PutBucketVersioning stores MFADelete and GetBucketVersioning returns it (moto: dropped).
+* GetBucketNotificationConfiguration returns EventBridgeConfiguration when it was put (moto:
+  stored but not returned).
+* GetBucketEncryption of a bucket with no explicit configuration returns SSE-S3, as every S3
+  bucket has had default encryption since January 2023 (moto: not found).
 
 `faithful_moto()` applies the patches for the duration of a `with` block and undoes them.
 """
@@ -21,6 +26,7 @@ layer — rather than by bending trailcheck's own code:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -72,7 +78,7 @@ def _description(trail: Any, original: Any) -> dict[str, Any]:
 
 @contextmanager
 def faithful_moto() -> Iterator[None]:
-    """Patch moto's CloudTrail and S3 models to answer as AWS does (see module doc)."""
+    """Make moto's CloudTrail, STS and S3 answers match AWS (see the module doc)."""
     from moto.cloudtrail import models as ct_models
     from moto.cloudtrail import responses as ct_responses
 
@@ -139,6 +145,57 @@ def faithful_moto() -> Iterator[None]:
             ) from None
         return original_assume(self, *args, **kwargs)
 
+    from moto.s3 import responses as s3_responses
+
+    s3_cls = s3_responses.S3Response
+    original_bucket_put = s3_cls._bucket_response_put
+    original_get_versioning = s3_cls.get_bucket_versioning
+    original_get_notification = s3_cls.get_bucket_notification
+    original_get_encryption = s3_cls.get_bucket_encryption
+
+    def bucket_put(self: Any, request: Any, bucket_name: str, querystring: Any) -> Any:
+        result = original_bucket_put(self, request, bucket_name, querystring)
+        if querystring and "versioning" in querystring:
+            body = self.body.decode("utf-8") if isinstance(self.body, bytes) else self.body
+            found = re.search(r"<MfaDelete>(Enabled|Disabled)</MfaDelete>", body or "")
+            if found:
+                self.backend.get_bucket(bucket_name).trailcheck_mfa_delete = found.group(1)
+        return result
+
+    def get_versioning(self: Any) -> Any:
+        bucket = self.backend.get_bucket(self.bucket_name)
+        mfa_delete = getattr(bucket, "trailcheck_mfa_delete", None)
+        if mfa_delete is None:
+            return original_get_versioning(self)
+        result = {"Status": bucket.versioning_status, "MFADelete": mfa_delete}
+        self.data["Action"] = "GetBucketVersioning"
+        return self.serialized(s3_responses.ActionResult(result))
+
+    def get_notification(self: Any) -> Any:
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        response = original_get_notification(self)
+        if config is None or config.event_bridge is None:
+            return response
+        # Rebuild the answer with the EventBridge switch AWS returns.
+        status, headers, body = response if isinstance(response, tuple) else (200, {}, response)
+        text = body.decode("utf-8") if isinstance(body, bytes) else str(body)
+        end = "</NotificationConfiguration>"
+        text = re.sub(
+            r"<NotificationConfiguration([^>]*?)/>", rf"<NotificationConfiguration\1>{end}", text
+        )
+        text = text.replace(end, f"<EventBridgeConfiguration></EventBridgeConfiguration>{end}")
+        return status, headers, text
+
+    def get_encryption(self: Any) -> Any:
+        if self.backend.get_bucket_encryption(self.bucket_name):
+            return original_get_encryption(self)
+        self.data["Action"] = "GetBucketEncryption"
+        default = {"SSEAlgorithm": "AES256"}
+        rule = {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": False}
+        return self.serialized(
+            s3_responses.ActionResult({"ServerSideEncryptionConfiguration": {"Rules": [rule]}})
+        )
+
     original_get_status = ct_responses.CloudTrailResponse.get_trail_status
     original_get_selectors = ct_responses.CloudTrailResponse.get_event_selectors
 
@@ -150,4 +207,8 @@ def faithful_moto() -> Iterator[None]:
         patch(mock.patch.object(cls, "get_trail_status", trail_status))
         patch(mock.patch.object(cls, "get_event_selectors", event_selectors))
         patch(mock.patch.object(sts_models.STSBackend, "assume_role", assume_role))
+        patch(mock.patch.object(s3_cls, "_bucket_response_put", bucket_put))
+        patch(mock.patch.object(s3_cls, "get_bucket_versioning", get_versioning))
+        patch(mock.patch.object(s3_cls, "get_bucket_notification", get_notification))
+        patch(mock.patch.object(s3_cls, "get_bucket_encryption", get_encryption))
         yield

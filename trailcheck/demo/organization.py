@@ -3,11 +3,18 @@
 Accounts (names are what the report shows):
 * management — organization trail (multi-region, validation, SSE-KMS with rotation, CloudWatch
   Logs), writing to the central bucket of the log-archive account. Covers every member.
-* log-archive — owns the central, locked-down log bucket.
+* log-archive — owns the central, locked-down log bucket: scoped CloudTrail grant, TLS only,
+  Block Public Access, versioning, Object Lock COMPLIANCE 365 days, lifecycle to Glacier after
+  90 days and no expiration before 7 years, SSE-KMS, access logs to a separate bucket,
+  EventBridge notifications. (No MFA Delete: S3 does not support it with a lifecycle; Object
+  Lock COMPLIANCE protects more.)
 * workload-prod — no trail of its own: covered by the organization trail.
-* workload-legacy — its own single-region trail, stopped, no validation, no KMS.
+* workload-legacy — its own single-region trail, stopped, no validation, no KMS; its bucket is
+  the classic legacy one: public-read ACL, the old unscoped CloudTrail statement, no TLS deny,
+  no versioning, a lifecycle that expires logs after 30 days.
 * sandbox — its own multi-region trail that excludes KMS events, encrypted with a key that is
-  pending deletion.
+  pending deletion; its bucket has versioning with MFA Delete but Object Lock only in
+  GOVERNANCE mode for 30 days, and grants a cross-account role read access.
 * acquired — its access role was removed: the scan cannot enter it (every rule says ERROR).
 """
 
@@ -88,6 +95,65 @@ def cloudtrail_bucket_policy(bucket: str, prefix_paths: list[str], source_arns: 
     )
 
 
+def legacy_cloudtrail_bucket_policy(bucket: str, account_id: str) -> str:
+    """The bucket policy AWS documented before 2022: no aws:SourceArn, no TLS deny."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AWSCloudTrailAclCheck",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:GetBucketAcl",
+                    "Resource": f"arn:aws:s3:::{bucket}",
+                },
+                {
+                    "Sid": "AWSCloudTrailWrite",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account_id}/*",
+                    "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+                },
+            ],
+        }
+    )
+
+
+def protect_log_bucket(s3: Any, bucket: str, access_log_bucket: str) -> None:
+    """Versioning, Object Lock COMPLIANCE 365 days, Block Public Access, access logging.
+
+    The bucket must have been created with ObjectLockEnabledForBucket; `access_log_bucket` is
+    created here (with the log-delivery ACL S3 server access logging needs).
+    """
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.create_bucket(Bucket=access_log_bucket)
+    s3.put_bucket_acl(Bucket=access_log_bucket, ACL="log-delivery-write")
+    s3.put_bucket_logging(
+        Bucket=bucket,
+        BucketLoggingStatus={
+            "LoggingEnabled": {"TargetBucket": access_log_bucket, "TargetPrefix": f"{bucket}/"}
+        },
+    )
+
+
 def _kms_key(session: boto3.Session, *, rotate: bool) -> str:
     kms = session.client("kms")
     arn: str = kms.create_key(Description="CloudTrail logs")["KeyMetadata"]["Arn"]
@@ -119,22 +185,24 @@ def build_demo_organization() -> DemoOrganization:
     archive = sessions["log-archive"]
     _bucket(archive, central, ObjectLockEnabledForBucket=True)
     s3 = archive.client("s3")
-    s3.put_bucket_versioning(Bucket=central, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object_lock_configuration(
+    protect_log_bucket(s3, central, f"demo-org-access-logs-{accounts['log-archive']}")
+    s3.put_bucket_lifecycle_configuration(
         Bucket=central,
-        ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "archive-then-expire",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "AWSLogs/"},
+                    "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}],
+                    "Expiration": {"Days": 2555},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": 400},
+                }
+            ]
         },
     )
-    s3.put_public_access_block(
-        Bucket=central,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
+    s3.put_bucket_notification_configuration(
+        Bucket=central, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
     org_trail_arn = f"arn:aws:cloudtrail:{REGION}:{management}:trail/org-trail"
     s3.put_bucket_policy(
@@ -181,12 +249,58 @@ def build_demo_organization() -> DemoOrganization:
     legacy = sessions["workload-legacy"]
     legacy_bucket = f"legacy-trail-logs-{accounts['workload-legacy']}"
     _bucket(legacy, legacy_bucket)
+    legacy_s3 = legacy.client("s3")
+    legacy_s3.put_bucket_acl(Bucket=legacy_bucket, ACL="public-read")
+    legacy_s3.put_bucket_policy(
+        Bucket=legacy_bucket,
+        Policy=legacy_cloudtrail_bucket_policy(legacy_bucket, accounts["workload-legacy"]),
+    )
+    legacy_s3.put_bucket_lifecycle_configuration(
+        Bucket=legacy_bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "save-money",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Expiration": {"Days": 30},
+                }
+            ]
+        },
+    )
     legacy.client("cloudtrail").create_trail(Name="legacy-trail", S3BucketName=legacy_bucket)
 
     # sandbox: multi-region, but KMS events excluded and its key scheduled for deletion.
     sandbox = sessions["sandbox"]
     sandbox_bucket = f"sandbox-trail-{accounts['sandbox']}"
-    _bucket(sandbox, sandbox_bucket)
+    _bucket(sandbox, sandbox_bucket, ObjectLockEnabledForBucket=True)
+    sandbox_s3 = sandbox.client("s3")
+    sandbox_s3.put_bucket_versioning(
+        Bucket=sandbox_bucket,
+        VersioningConfiguration={"Status": "Enabled", "MFADelete": "Enabled"},
+        MFA="arn:aws:iam::000000000000:mfa/root-account-mfa-device 123456",
+    )
+    sandbox_s3.put_object_lock_configuration(
+        Bucket=sandbox_bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}},
+        },
+    )
+    sandbox_arn = f"arn:aws:cloudtrail:{REGION}:{accounts['sandbox']}:trail/sandbox-trail"
+    policy = json.loads(
+        cloudtrail_bucket_policy(sandbox_bucket, [f"AWSLogs/{accounts['sandbox']}"], [sandbox_arn])
+    )
+    policy["Statement"].append(
+        {
+            "Sid": "AuditorsRead",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{accounts['workload-prod']}:role/Auditor"},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{sandbox_bucket}/*",
+        }
+    )
+    sandbox_s3.put_bucket_policy(Bucket=sandbox_bucket, Policy=json.dumps(policy))
     sandbox_key = _kms_key(sandbox, rotate=False)
     trail = sandbox.client("cloudtrail")
     trail.create_trail(

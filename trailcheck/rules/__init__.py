@@ -15,6 +15,7 @@ BUILTIN_MODULES = (
     "trailcheck.rules.trails",
     "trailcheck.rules.kms",
     "trailcheck.rules.cloudwatch_logs",
+    "trailcheck.rules.buckets",
 )
 ENTRY_POINT_GROUP = "trailcheck.rules"
 

@@ -27,6 +27,7 @@ from trailcheck.model import (
     Inventory,
     KmsKey,
     LogGroup,
+    PublicAccessBlock,
     ScanMetadata,
     Trail,
     Unknown,
@@ -257,9 +258,18 @@ def _collect_resources(
                 ("log_group", arn), group_account if group_account in access else fallback
             )
 
-    def read(unit: tuple[tuple[str, str], str]) -> Bucket | KmsKey | LogGroup:
+    # The account-level Public Access Block: once per account owning a trail's bucket.
+    for (kind, ident), account_id in list(units.items()):
+        if kind == "bucket" and ident in bucket_owners:
+            units.setdefault(("account_pab", account_id), account_id)
+
+    def read(
+        unit: tuple[tuple[str, str], str],
+    ) -> Bucket | KmsKey | LogGroup | tuple[str, PublicAccessBlock | Unknown | None]:
         (kind, ident), account_id = unit
         reader = access[account_id]
+        if kind == "account_pab":
+            return (ident, s3.account_public_access_block(reader, ident))
         if kind == "bucket":
             owner: str | Unknown = bucket_owners.get(ident) or Unknown(
                 operation="s3:ListBuckets",
@@ -272,7 +282,16 @@ def _collect_resources(
         return logs.collect_log_group(reader, ident)
 
     results = _stage(observer, "resources", sorted(units.items()), options, read)
-    buckets = {r.name: r for r in results if isinstance(r, Bucket)}
+    account_pabs = dict(r for r in results if isinstance(r, tuple))
+    buckets = {
+        r.name: r.model_copy(
+            update={"account_public_access_block": account_pabs[r.owner_account_id]}
+        )
+        if isinstance(r.owner_account_id, str) and r.owner_account_id in account_pabs
+        else r
+        for r in results
+        if isinstance(r, Bucket)
+    }
     keys = {r.arn: r for r in results if isinstance(r, KmsKey)}
     groups = {r.arn: r for r in results if isinstance(r, LogGroup)}
     return buckets, keys, groups
