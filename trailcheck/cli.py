@@ -460,12 +460,15 @@ def main(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:
         sys.stderr.write(f"trailcheck: error: {exc.format_message()}\n")
         return 2
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         sys.stderr.write("trailcheck: aborted\n")
         return 130
     except click.ClickException as exc:
         sys.stderr.write(f"trailcheck: error: {exc.format_message()}\n")
         return exc.exit_code
+    except typer.TyperException as exc:  # typer >= 0.25 raises its own copy of click's errors
+        sys.stderr.write(f"trailcheck: error: {exc.format_message()}\n")  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
     except (UserError, ScanError) as exc:
         sys.stderr.write(f"trailcheck: error: {exc}\n")
         return exc.exit_code
