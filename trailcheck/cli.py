@@ -12,12 +12,21 @@ import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from trailcheck import __version__
@@ -45,6 +54,11 @@ from trailcheck.reports.json_report import schema_text
 from trailcheck.reports.terminal import print_summary
 from trailcheck.rules import RuleSet, load_rules
 from trailcheck.snapshot import load_inventory, load_report, write_text_atomic
+
+if TYPE_CHECKING:
+    from trailcheck.scanner.org import AccountSelection, RoleSpec
+    from trailcheck.scanner.progress import ScanObserver
+    from trailcheck.scanner.session import AwsSession
 
 app = typer.Typer(
     name="trailcheck",
@@ -117,6 +131,94 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but
 WorkersOpt = Annotated[
     int, typer.Option("--max-workers", min=1, max=256, help="Concurrent AWS work units.")
 ]
+OrgOpt = Annotated[
+    bool,
+    typer.Option(
+        "--org",
+        help="Scan every account of the AWS Organization (run from the management account or "
+        "a delegated administrator).",
+    ),
+]
+AccountsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--accounts", help="With --org: only these account ids (comma list, repeatable)."),
+]
+ExcludeAccountsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude-accounts", help="With --org: leave out these account ids (comma list)."
+    ),
+]
+OuOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ou",
+        help="With --org: only accounts under this OU, by id (ou-...) or path (Workloads/Prod); "
+        "repeatable.",
+    ),
+]
+RoleNameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--role-name",
+        help="With --org: role to assume in each member account "
+        "(default OrganizationAccountAccessRole).",
+    ),
+]
+RolePathOpt = Annotated[
+    str | None, typer.Option("--role-path", help="With --org: IAM path of that role (default /).")
+]
+ExternalIdOpt = Annotated[
+    str | None, typer.Option("--external-id", help="With --org: external id for AssumeRole.")
+]
+RoleArnTemplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--role-arn-template",
+        help="With --org: role ARN with {account_id} (and {partition}), for unusual set-ups, "
+        "e.g. arn:aws:iam::{account_id}:role/audit/Reader.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class OrgRequest:
+    """What --org and its companion flags asked for (validated before any AWS call)."""
+
+    selection: AccountSelection
+    role: RoleSpec
+
+
+def _org_request(
+    org: bool,
+    accounts: list[str] | None,
+    exclude_accounts: list[str] | None,
+    ou: list[str] | None,
+    role_name: str | None,
+    role_path: str | None,
+    external_id: str | None,
+    role_arn_template: str | None,
+) -> OrgRequest | None:
+    from trailcheck.scanner.org import AccountSelection, RoleSpec
+
+    given = {
+        "--accounts": accounts,
+        "--exclude-accounts": exclude_accounts,
+        "--ou": ou,
+        "--role-name": role_name,
+        "--role-path": role_path,
+        "--external-id": external_id,
+        "--role-arn-template": role_arn_template,
+    }
+    if not org:
+        flag = next((name for name, value in given.items() if value), None)
+        if flag:
+            raise UserError(f"{flag}: only meaningful with --org")
+        return None
+    return OrgRequest(
+        selection=AccountSelection.parse(accounts or (), exclude_accounts or (), ou or ()),
+        role=RoleSpec.parse(role_name, role_path, external_id, role_arn_template),
+    )
 
 
 @dataclass(frozen=True)
@@ -168,20 +270,78 @@ def _regions(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(values))
 
 
+class _RateColumn(ProgressColumn):
+    """Work units per second of the current stage."""
+
+    def render(self, task: Task) -> str:  # type: ignore[override]
+        return f"{task.speed:.1f}/s" if task.speed else "-/s"
+
+
 def _run_scan(
-    profile: str | None, regions: list[str] | None, max_workers: int, quiet: bool, rules: RuleSet
+    profile: str | None,
+    regions: list[str] | None,
+    max_workers: int,
+    quiet: bool,
+    rules: RuleSet,
+    org: OrgRequest | None = None,
 ) -> Inventory:
-    from trailcheck.scanner.accounts import current_account
-    from trailcheck.scanner.scan import ScanOptions, collect
     from trailcheck.scanner.session import AwsSession
 
+    _regions(regions)  # a malformed --region fails before any AWS call
     try:
-        session = AwsSession(profile)
+        session = AwsSession(profile, max_pool_connections=max(32, max_workers))
     except Exception as exc:  # botocore's ProfileNotFound and friends
         raise UserError(f"--profile: {exc}") from None
+    # Progress only for a person watching: not with --quiet, not when output is piped.
+    if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
+        return _collect(session, regions, max_workers, rules, org, None)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        return _collect(session, regions, max_workers, rules, org, _RichObserver(progress))
+
+
+def _collect(
+    session: AwsSession,
+    regions: list[str] | None,
+    max_workers: int,
+    rules: RuleSet,
+    org: OrgRequest | None,
+    observer: ScanObserver | None,
+) -> Inventory:
+    from trailcheck.scanner.accounts import current_account
+    from trailcheck.scanner.org import organization_targets
+    from trailcheck.scanner.scan import ScanOptions, collect
+
     requested = _regions(regions)
     api_region = (requested or (None,))[0] or session.default_region or "us-east-1"
-    targets, partition = current_account(session, api_region)
+    extra: dict[str, Any] = {}
+    if org is None:
+        targets, partition = current_account(session, api_region)
+    else:
+        scope = organization_targets(
+            session,
+            api_region,
+            role=org.role,
+            selection=org.selection,
+            max_workers=max_workers,
+            observer=observer,
+        )
+        targets, partition = scope.targets, scope.partition
+        extra = {
+            "organization_id": scope.organization.organization_id,
+            "management_account_id": scope.organization.management_account_id,
+            "skipped": scope.skipped,
+        }
     options = ScanOptions(
         regions=requested,
         api_region=api_region,
@@ -189,18 +349,7 @@ def _run_scan(
         collections=rules.requires() | {"regions"},
         partition=partition,
     )
-    if quiet or not sys.stderr.isatty():
-        return collect(targets, session, options)
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    with progress:
-        return collect(targets, session, options, _RichObserver(progress))
+    return collect(targets, session, options, observer, **extra)
 
 
 def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
@@ -321,13 +470,25 @@ def scan(
     ] = None,
     config: ConfigOpt = None,
     baseline: BaselineOpt = None,
+    org: OrgOpt = False,
+    accounts: AccountsOpt = None,
+    exclude_accounts: ExcludeAccountsOpt = None,
+    ou: OuOpt = None,
+    role_name: RoleNameOpt = None,
+    role_path: RolePathOpt = None,
+    external_id: ExternalIdOpt = None,
+    role_arn_template: RoleArnTemplateOpt = None,
 ) -> None:
-    """Scan the account of the current credentials and write reports."""
+    """Scan the account of the current credentials (or, with --org, the whole organization)
+    and write reports."""
     policy = _policy(config)
     out = _output(format, output_dir, fail_on, quiet, policy)
     if baseline is not None:
         load_baseline(baseline)  # a bad baseline fails before any AWS call
-    inventory = _run_scan(profile, region, max_workers, quiet, policy.rules)
+    org_request = _org_request(
+        org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
+    )
+    inventory = _run_scan(profile, region, max_workers, quiet, policy.rules, org_request)
     if snapshot is not None:
         write_text_atomic(snapshot, dump_json(inventory))
     raise typer.Exit(finish(_judge(inventory, policy, baseline), out))
@@ -342,9 +503,20 @@ def collect(
     region: RegionOpt = None,
     quiet: QuietOpt = False,
     max_workers: WorkersOpt = 16,
+    org: OrgOpt = False,
+    accounts: AccountsOpt = None,
+    exclude_accounts: ExcludeAccountsOpt = None,
+    ou: OuOpt = None,
+    role_name: RoleNameOpt = None,
+    role_path: RolePathOpt = None,
+    external_id: ExternalIdOpt = None,
+    role_arn_template: RoleArnTemplateOpt = None,
 ) -> None:
     """Collect the inventory only and save it as a snapshot for `trailcheck evaluate`."""
-    inventory = _run_scan(profile, region, max_workers, quiet, load_rules())
+    org_request = _org_request(
+        org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
+    )
+    inventory = _run_scan(profile, region, max_workers, quiet, load_rules(), org_request)
     write_text_atomic(output, dump_json(inventory))
     _console(quiet).print(
         f"wrote {output}: {len(inventory.accounts)} account(s), {len(inventory.trails)} trail(s), "

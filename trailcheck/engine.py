@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from trailcheck.baseline import fingerprint
 from trailcheck.errors import UserError
 from trailcheck.model import (
+    AccountInfo,
     Finding,
     Inventory,
     Report,
@@ -207,6 +208,14 @@ def build_report(
             regions=regions,
             api_calls=dict(sorted(meta.api_calls.items())),
             api_calls_total=sum(meta.api_calls.values()),
+            organization_id=meta.organization_id,
+            management_account_id=meta.management_account_id,
+            account_info={
+                a: AccountInfo(name=acc.name, ou_path=acc.ou_path)
+                for a, acc in sorted(inventory.accounts.items())
+                if acc.name or acc.ou_path
+            },
+            skipped_accounts=sorted(meta.skipped_accounts, key=lambda s: s.account_id),
         ),
         summary=summarize(findings),
         rules={r.id: r.info() for r in sorted(rules, key=lambda r: r.id)},

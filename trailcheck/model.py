@@ -356,6 +356,14 @@ class Account(_Frozen):
     bucket_names: tuple[str, ...] | Unknown | None = None  # ListBuckets; None: not collected
 
 
+class SkippedAccount(_Frozen):
+    """An account of the organization the scan left out because it is not ACTIVE."""
+
+    account_id: str
+    name: str | None = None
+    status: str  # SUSPENDED, PENDING_CLOSURE, ...
+
+
 class ScanMetadata(_Frozen):
     tool_version: str
     started_at: datetime
@@ -363,6 +371,9 @@ class ScanMetadata(_Frozen):
     partition: str = "aws"
     requested_regions: tuple[str, ...] | None = None
     api_calls: dict[str, int] = Field(default_factory=dict)
+    organization_id: str | None = None  # set by an organization scan (--org)
+    management_account_id: str | None = None
+    skipped_accounts: tuple[SkippedAccount, ...] = ()
 
 
 class Inventory(_Frozen):
@@ -451,6 +462,13 @@ class Summary(_Frozen):
     waived: int = 0
 
 
+class AccountInfo(_Frozen):
+    """What a report shows about an account besides its id."""
+
+    name: str | None = None
+    ou_path: str | None = None
+
+
 class ReportMetadata(_Frozen):
     tool_version: str
     scan_started_at: datetime
@@ -461,6 +479,10 @@ class ReportMetadata(_Frozen):
     regions: list[str]
     api_calls: dict[str, int]
     api_calls_total: int
+    organization_id: str | None = None
+    management_account_id: str | None = None
+    account_info: dict[str, AccountInfo] = Field(default_factory=dict)  # accounts with a name/OU
+    skipped_accounts: list[SkippedAccount] = Field(default_factory=list)
 
 
 class WaiverUse(_Frozen):

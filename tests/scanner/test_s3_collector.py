@@ -283,8 +283,8 @@ def test_bucket_in_a_second_account_is_read_from_its_owner(
     archive, member = _org_with_archive(boto)
     build_bucket(member.client("s3"), "archive-trail-logs", account=ACCOUNT)
     trails_to(boto, "archive-trail-logs", ("first", "second"))  # trails in the management account
-    targets, _org, _partition = organization_targets(aws, "us-east-1")
-    inventory = collect(targets, aws, OPTIONS)
+    scope = organization_targets(aws, "us-east-1")
+    inventory = collect(scope.targets, aws, OPTIONS)
 
     bucket = inventory.buckets["archive-trail-logs"]
     assert bucket.owner_account_id == archive

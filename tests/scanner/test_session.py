@@ -58,9 +58,14 @@ def test_meter_counts_calls_per_operation(aws: AwsSession) -> None:
     assert aws.meter.total == 3
 
 
-def test_clients_are_cached_per_credentials_region_and_service(aws: AwsSession) -> None:
-    assert aws.client("s3", "us-east-1") is aws.client("s3", "us-east-1")
-    assert aws.client("s3", "us-east-1") is not aws.client("s3", "eu-west-1")
+def test_one_underlying_client_per_region_and_service_shared_by_accounts(aws: AwsSession) -> None:
+    from trailcheck.scanner.session import Credentials
+
+    aws.client("s3", "us-east-1")
+    aws.client("s3", "us-east-1", Credentials("AKIAOTHER", "secret", "token"))
+    assert aws.client_count == 1
+    aws.client("s3", "eu-west-1")
+    assert aws.client_count == 2
 
 
 def test_absent_error_codes_mean_none_others_become_unknown(

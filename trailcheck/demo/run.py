@@ -29,9 +29,18 @@ def scan_demo_organization(regions: tuple[str, ...] = DEMO_REGIONS) -> Inventory
         aws_access_key_id=DEMO_KEY, aws_secret_access_key=DEMO_KEY, region_name=REGION
     )
     session = AwsSession(boto_session=boto)
-    targets, _org, partition = organization_targets(session, REGION)
-    options = ScanOptions(regions=regions, api_region=REGION, max_workers=4, partition=partition)
-    return collect(targets, session, options)
+    scope = organization_targets(session, REGION, max_workers=4)
+    options = ScanOptions(
+        regions=regions, api_region=REGION, max_workers=4, partition=scope.partition
+    )
+    return collect(
+        scope.targets,
+        session,
+        options,
+        organization_id=scope.organization.organization_id,
+        management_account_id=scope.organization.management_account_id,
+        skipped=scope.skipped,
+    )
 
 
 def run_demo() -> Report:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -64,6 +65,78 @@ def group_findings(report: Report) -> list[tuple[str, list[tuple[str, list[Findi
     ]
 
 
+# Worst first: the status a matrix cell shows when an account has several findings for a rule.
+CELL_ORDER = (Status.FAIL, Status.ERROR, Status.PASS, Status.NOT_APPLICABLE)
+UNKNOWN_OU = "(OU unknown)"
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    status: str  # worst status of the account's findings for the rule, "" when none
+    title: str  # e.g. "2 FAIL, 1 PASS"
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    account_id: str
+    name: str
+    ou_path: str
+    unreachable: bool
+    worst: str
+    cells: list[MatrixCell]
+
+
+@dataclass(frozen=True)
+class OrgSummary:
+    """The accounts x rules matrix and the accounts grouped by OU (organization reports)."""
+
+    rule_ids: list[str]
+    rows: list[AccountRow]
+    by_ou: list[tuple[str, list[AccountRow]]]
+
+
+def _cell(findings: list[Finding]) -> MatrixCell:
+    if not findings:
+        return MatrixCell("", "no finding")
+    counts = Counter(f.status for f in findings)
+    worst = next(s for s in CELL_ORDER if counts[s])
+    title = ", ".join(f"{counts[s]} {s.value}" for s in CELL_ORDER if counts[s])
+    waived = sum(1 for f in findings if f.waiver is not None)
+    return MatrixCell(worst.value, f"{title}, {waived} waived" if waived else title)
+
+
+def org_summary(report: Report) -> OrgSummary | None:
+    """The organization summary, or None for a report of one account."""
+    meta = report.metadata
+    if len(meta.accounts) <= 1:
+        return None
+    rule_ids = sorted(report.rules)
+    by_cell: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        by_cell[(f.account_id, f.rule_id)].append(f)
+    unreachable = set(meta.unreachable_accounts)
+    rows = []
+    for account_id in meta.accounts:
+        info = meta.account_info.get(account_id)
+        cells = [_cell(by_cell[(account_id, r)]) for r in rule_ids]
+        statuses = {c.status for c in cells}
+        worst = next((s.value for s in CELL_ORDER if s.value in statuses), "")
+        rows.append(
+            AccountRow(
+                account_id=account_id,
+                name=(info.name if info else None) or "",
+                ou_path=(info.ou_path if info else None) or UNKNOWN_OU,
+                unreachable=account_id in unreachable,
+                worst=worst,
+                cells=cells,
+            )
+        )
+    groups: dict[str, list[AccountRow]] = defaultdict(list)
+    for row in rows:
+        groups[row.ou_path].append(row)
+    return OrgSummary(rule_ids=rule_ids, rows=rows, by_ou=sorted(groups.items()))
+
+
 class HtmlReporter:
     """Summary first, then findings grouped by account and rule, filterable in the page."""
 
@@ -76,6 +149,7 @@ class HtmlReporter:
         return template.render(
             report=report,
             groups=group_findings(report),
+            org=org_summary(report),
             css=env.loader.get_source(env, "report.css")[0],  # type: ignore[union-attr]
             js=env.loader.get_source(env, "report.js")[0],  # type: ignore[union-attr]
         )

@@ -29,6 +29,7 @@ from trailcheck.model import (
     LogGroup,
     PublicAccessBlock,
     ScanMetadata,
+    SkippedAccount,
     Trail,
     Unknown,
 )
@@ -79,8 +80,16 @@ def collect(
     session: AwsSession,
     options: ScanOptions,
     observer: ScanObserver | None = None,
+    *,
+    organization_id: str | None = None,
+    management_account_id: str | None = None,
+    skipped: Sequence[SkippedAccount] = (),
 ) -> Inventory:
-    """Scan `targets` read-only and return everything seen, unknowns included."""
+    """Scan `targets` read-only and return everything seen, unknowns included.
+
+    An organization scan passes the organization's ids and the accounts it skipped (not
+    ACTIVE) so the inventory records them.
+    """
     observer = observer or SilentObserver()
     started = datetime.now(UTC)
     access = {
@@ -122,6 +131,9 @@ def collect(
             partition=options.partition,
             requested_regions=options.regions,
             api_calls=session.meter.snapshot(),
+            organization_id=organization_id,
+            management_account_id=management_account_id,
+            skipped_accounts=tuple(sorted(skipped, key=lambda s: s.account_id)),
         ),
         accounts=accounts,
         trails=dict(sorted(trails.items())),

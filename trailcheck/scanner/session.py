@@ -1,8 +1,12 @@
 """The only place trailcheck touches boto3.
 
-One `AwsSession` per scan: it shares one boto3 session (service models are loaded once),
-makes a client per (credentials, region, service) once and hands the same client out again,
-and registers two hooks on every client it makes:
+One `AwsSession` per scan: it shares one boto3 session (service models are loaded once) and
+makes one client per (region, service), shared by every account of the scan: each call is
+signed with the credentials of the account it is made for (`AccountClient` binds them; the
+session's credentials object hands the bound ones to the signer). A botocore client costs
+about 2 MB and 20 ms to build, so a client per account would make an organization scan grow
+by hundreds of MB and seconds per account, and open a connection pool per account; shared
+clients keep memory flat and connections warm. It registers two hooks on every client:
 
 * the read-only guard refuses any operation that is not a read before it is sent;
 * the meter counts every call per `service:Operation` (paginators and waiters included).
@@ -14,11 +18,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.credentials
+import botocore.session
 from botocore import xform_name
 from botocore.client import BaseClient
 from botocore.config import Config
@@ -90,6 +97,140 @@ class ApiMeter:
             return sum(self._counts.values())
 
 
+# The account credentials of the call in progress on this thread (None: the caller's own).
+_ACTIVE: ContextVar[Credentials | None] = ContextVar("trailcheck_credentials", default=None)
+
+
+class _PerCallCredentials(botocore.credentials.Credentials):
+    """What the signer of every shared client reads: the credentials bound to the call.
+
+    botocore asks `get_frozen_credentials()` each time it signs a request (retries included),
+    in the thread that makes the call; `AccountClient` sets the bound credentials around it.
+    The caller's own credentials (profile, environment, SSO...) are resolved once, lazily.
+    """
+
+    def __init__(self, boto: boto3.Session) -> None:
+        self._source = boto
+        self._default: botocore.credentials.Credentials | None = None
+        self._resolved = False
+        self._resolve_lock = threading.Lock()
+        self.method = "trailcheck"
+        self.account_id = None
+
+    def _caller(self) -> botocore.credentials.Credentials | None:
+        with self._resolve_lock:
+            if not self._resolved:
+                self._default = self._source.get_credentials()
+                self._resolved = True
+            return self._default
+
+    def get_frozen_credentials(self) -> botocore.credentials.ReadOnlyCredentials | None:  # type: ignore[override]
+        bound = _ACTIVE.get()
+        if bound is not None:
+            return botocore.credentials.ReadOnlyCredentials(
+                bound.access_key_id, bound.secret_access_key, bound.session_token
+            )
+        caller = self._caller()
+        return caller.get_frozen_credentials() if caller is not None else None
+
+    # Attribute access some botocore paths use instead of the frozen form.
+    @property  # type: ignore[override]
+    def access_key(self) -> str | None:
+        frozen = self.get_frozen_credentials()
+        return frozen.access_key if frozen else None
+
+    @property  # type: ignore[override]
+    def secret_key(self) -> str | None:
+        frozen = self.get_frozen_credentials()
+        return frozen.secret_key if frozen else None
+
+    @property  # type: ignore[override]
+    def token(self) -> str | None:
+        frozen = self.get_frozen_credentials()
+        return frozen.token if frozen else None
+
+
+class _Bound:
+    """Runs calls with `credentials` bound for the signer (reset afterwards, even on error)."""
+
+    def __init__(self, credentials: Credentials | None) -> None:
+        self._credentials = credentials
+
+    def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _ACTIVE.set(self._credentials)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _ACTIVE.reset(token)
+
+    def iterate(self, iterable: Any) -> Iterator[Any]:
+        iterator = self.run(iter, iterable)
+        while True:
+            token = _ACTIVE.set(self._credentials)
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                _ACTIVE.reset(token)
+            yield item
+
+
+class _AccountPageIterator:
+    def __init__(self, pages: Any, bound: _Bound) -> None:
+        self._pages = pages
+        self._bound = bound
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._bound.iterate(self._pages)
+
+    def build_full_result(self) -> Any:
+        return self._bound.run(self._pages.build_full_result)
+
+    def search(self, expression: str) -> Iterator[Any]:
+        return self._bound.iterate(self._pages.search(expression))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pages, name)
+
+
+class _AccountPaginator:
+    def __init__(self, paginator: Any, bound: _Bound) -> None:
+        self._paginator = paginator
+        self._bound = bound
+
+    def paginate(self, **kwargs: Any) -> _AccountPageIterator:
+        return _AccountPageIterator(self._paginator.paginate(**kwargs), self._bound)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._paginator, name)
+
+
+class AccountClient:
+    """A shared (region, service) client bound to one account's credentials.
+
+    Behaves like the boto3 client for what collectors use: operation methods, `get_paginator`,
+    `meta`, `exceptions`. Every call it makes is signed for its account.
+    """
+
+    def __init__(self, client: BaseClient, credentials: Credentials | None) -> None:
+        self._client = client
+        self._bound = _Bound(credentials)
+
+    def get_paginator(self, operation_name: str) -> _AccountPaginator:
+        return _AccountPaginator(self._client.get_paginator(operation_name), self._bound)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name.startswith("_") or name in ("meta", "exceptions") or not callable(attr):
+            return attr
+
+        def bound_call(*args: Any, **kwargs: Any) -> Any:
+            return self._bound.run(attr, *args, **kwargs)
+
+        return bound_call
+
+
 class AwsSession:
     """Shared boto3 session, client cache, read-only guard, retries and API meter."""
 
@@ -101,13 +242,25 @@ class AwsSession:
         max_pool_connections: int = 32,
         boto_session: boto3.Session | None = None,
     ) -> None:
-        self._boto = boto_session or boto3.Session(profile_name=profile)
+        source = boto_session or boto3.Session(profile_name=profile)
+        # Our own botocore session (same profile, so the same config and endpoints), whose
+        # only credentials are the per-call ones.
+        named = source.profile_name if source.profile_name in source.available_profiles else None
+        core = botocore.session.Session(profile=named)
+        core.register_component(
+            "credential_provider",
+            botocore.credentials.CredentialResolver([_StaticProvider(_PerCallCredentials(source))]),
+        )
+        self._boto = boto3.Session(botocore_session=core, region_name=source.region_name)
+        # Standard mode: exponential backoff with jitter on throttling, per request. (Adaptive
+        # mode's client-side rate limiter would let one throttled account slow every account
+        # that shares the client.)
         self._config = Config(
-            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            retries={"mode": "standard", "max_attempts": max_attempts},
             max_pool_connections=max_pool_connections,
             user_agent_extra="trailcheck",
         )
-        self._clients: dict[tuple[Credentials | None, str, str], BaseClient] = {}
+        self._clients: dict[tuple[str, str], BaseClient] = {}
         self._lock = threading.Lock()
         self.meter = ApiMeter()
 
@@ -115,23 +268,26 @@ class AwsSession:
     def default_region(self) -> str | None:
         return self._boto.region_name
 
-    def client(self, service: str, region: str, credentials: Credentials | None = None) -> Any:
-        """The client for (credentials, region, service), made once; thread-safe."""
-        key = (credentials, region, service)
+    def client(
+        self, service: str, region: str, credentials: Credentials | None = None
+    ) -> AccountClient:
+        """A client for `service` in `region` whose calls are made with `credentials`
+        (None: the caller's own). The underlying client is made once per (region, service)
+        and shared by every account; thread-safe."""
+        key = (region, service)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
-                if credentials is not None:
-                    kwargs |= {
-                        "aws_access_key_id": credentials.access_key_id,
-                        "aws_secret_access_key": credentials.secret_access_key,
-                        "aws_session_token": credentials.session_token,
-                    }
-                client = self._boto.client(service, **kwargs)
+                client = self._boto.client(service, region_name=region, config=self._config)
                 client.meta.events.register("before-call", self._before_call)
                 self._clients[key] = client
-            return client
+        return AccountClient(client, credentials)
+
+    @property
+    def client_count(self) -> int:
+        """How many botocore clients the session made (for the benchmark)."""
+        with self._lock:
+            return len(self._clients)
 
     def _before_call(self, model: OperationModel, **_: Any) -> None:
         service = model.service_model.service_name
@@ -140,6 +296,18 @@ class AwsSession:
                 f"trailcheck is read-only and refused {operation_id(service, model.name)}"
             )
         self.meter.record(operation_id(service, model.name))
+
+
+class _StaticProvider(botocore.credentials.CredentialProvider):
+    METHOD = "trailcheck"
+    CANONICAL_NAME = "trailcheck"
+
+    def __init__(self, credentials: botocore.credentials.Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> botocore.credentials.Credentials:
+        return self._credentials
 
 
 def _unknown_from(exc: Exception, op: str) -> Unknown:
