@@ -68,6 +68,14 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but
 WorkersOpt = Annotated[
     int, typer.Option("--max-workers", min=1, max=256, help="Concurrent AWS work units.")
 ]
+ConfirmFiltersOpt = Annotated[
+    bool,
+    typer.Option(
+        "--confirm-filters-with-aws",
+        help="Also send each metric-filter pattern with trailcheck's sample CloudTrail records "
+        "to CloudWatch Logs TestMetricFilter (read-only) and report any disagreement.",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,12 @@ class _RichObserver:
 
 
 def _run_scan(
-    profile: str | None, regions: list[str] | None, max_workers: int, quiet: bool, rules: RuleSet
+    profile: str | None,
+    regions: list[str] | None,
+    max_workers: int,
+    quiet: bool,
+    rules: RuleSet,
+    confirm_filters: bool = False,
 ) -> Inventory:
     from trailcheck.scanner.accounts import current_account
     from trailcheck.scanner.scan import ScanOptions, collect
@@ -126,6 +139,7 @@ def _run_scan(
         max_workers=max_workers,
         collections=rules.requires() | {"regions"},
         partition=partition,
+        confirm_filters_with_aws=confirm_filters,
     )
     if quiet or not sys.stderr.isatty():
         return collect(targets, session, options)
@@ -186,11 +200,12 @@ def scan(
         Path | None,
         typer.Option("--snapshot", help="Also save the inventory here (as `collect -o`)."),
     ] = None,
+    confirm_filters_with_aws: ConfirmFiltersOpt = False,
 ) -> None:
     """Scan the account of the current credentials and write reports."""
     out = _output(format, output_dir, fail_on, quiet)
     rules = load_rules()
-    inventory = _run_scan(profile, region, max_workers, quiet, rules)
+    inventory = _run_scan(profile, region, max_workers, quiet, rules, confirm_filters_with_aws)
     if snapshot is not None:
         write_text_atomic(snapshot, dump_json(inventory))
     raise typer.Exit(finish(evaluate(inventory, rules), out))
@@ -205,9 +220,12 @@ def collect(
     region: RegionOpt = None,
     quiet: QuietOpt = False,
     max_workers: WorkersOpt = 16,
+    confirm_filters_with_aws: ConfirmFiltersOpt = False,
 ) -> None:
     """Collect the inventory only and save it as a snapshot for `trailcheck evaluate`."""
-    inventory = _run_scan(profile, region, max_workers, quiet, load_rules())
+    inventory = _run_scan(
+        profile, region, max_workers, quiet, load_rules(), confirm_filters_with_aws
+    )
     write_text_atomic(output, dump_json(inventory))
     _console(quiet).print(
         f"wrote {output}: {len(inventory.accounts)} account(s), {len(inventory.trails)} trail(s), "
