@@ -270,7 +270,8 @@ class Chain:
 
 def _trail_link(trail: Trail) -> Link:
     assessment = assess_trail(trail)
-    label = f"{'organization trail' if trail.is_organization_trail else 'trail'} {trail.arn}"
+    kind = "organization trail" if trail.is_organization_trail else "trail"
+    label = f"{kind} {trail.name} (account {trail.account_id}, {trail.home_region})"
     if assessment.verdict is Qualification.QUALIFIES:
         return Link("ok", f"{label}: multi-region, logging, all management events", (trail.arn,))
     if assessment.verdict is Qualification.UNKNOWN:
