@@ -170,7 +170,8 @@ def generated_rules() -> list[Rule]:
 
 
 def _aws_check(inventory: Inventory, analysis: Analysis, key: str) -> dict[str, Any]:
-    patterns = [c.filter.pattern for c in analysis.used if c.filter is not None]
+    chains = [*analysis.used, *([analysis.shown] if analysis.shown else [])]
+    patterns = [c.filter.pattern for c in chains if c.filter is not None]
     found = aws_disagreements(inventory, patterns, key)
     if found is None:
         return {"state": "not_requested"}
