@@ -491,3 +491,16 @@ def test_html_matrix_escapes_values() -> None:
     inventory = monitored([make_filter("<script>x</script>", CIS["root_usage"])])
     html = HtmlReporter().render(evaluate(inventory, [ROOT]))
     assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_eventbridge_unread_region_makes_counted_coverage_an_error() -> None:
+    pattern = json.dumps({"source": ["aws.cloudtrail"]})
+    inventory = monitored([], event_rules=[make_event_rule("ct", pattern)])
+    listings = dict(inventory.regional_listings)
+    listings[f"{ACCOUNT}/eu-west-1"] = RegionalListing(
+        account_id=ACCOUNT, region="eu-west-1", event_rules=denied("events:ListRules")
+    )
+    inventory = inventory.model_copy(update={"regional_listings": listings})
+    finding = only(run(TRAIL_CHANGES, inventory, {"eventbridge_counts": True}))
+    assert finding.status is Status.ERROR and "events:ListRules failed" in finding.reason
+    assert only(run(TRAIL_CHANGES, inventory)).status is Status.FAIL  # not counted: still FAIL

@@ -389,12 +389,11 @@ def _alarm_links(inventory: Inventory, group: LogGroup, flt: MetricFilter) -> tu
                 continue
             topics = [a for a in alarm.alarm_actions if a.split(":")[2:3] == ["sns"]]
             if not topics:
-                what = "no alarm actions" if not alarm.alarm_actions else "no SNS topic among"
                 detail = (
-                    f"alarm {alarm.name} has no alarm actions"
-                    if not alarm.alarm_actions
-                    else f"alarm {alarm.name} has {what} its alarm actions "
+                    f"alarm {alarm.name} has no SNS topic among its alarm actions "
                     f"({', '.join(alarm.alarm_actions)})"
+                    if alarm.alarm_actions
+                    else f"alarm {alarm.name} has no alarm actions"
                 )
                 consider(3, Link("broken", detail, (alarm.arn,)), NOT_REACHED)
                 continue
@@ -610,14 +609,17 @@ def eventbridge_coverage(
     covered: list[str] = []
     used: list[EventRule] = []
     unknown: list[str] = []
+    unknown_regions: set[str] = set()
     any_match = False
     for region in required:
         listing = inventory.regional_listing(account_id, region)
         if listing is None or listing.event_rules is None:
             unknown.append(f"EventBridge rules of {region} were not read")
+            unknown_regions.add(region)
             continue
         if isinstance(listing.event_rules, Unknown):
             unknown.append(f"{region}: {listing.event_rules.describe()}")
+            unknown_regions.add(region)
             continue
         counted: set[str] = set()
         region_rules: list[EventRule] = []
@@ -630,6 +632,7 @@ def eventbridge_coverage(
                 continue
             if isinstance(rule.targets, Unknown):
                 unknown.append(f"targets of {rule.name}: {rule.targets.describe()}")
+                unknown_regions.add(region)
                 continue
             if not rule.targets:
                 continue
@@ -647,7 +650,8 @@ def eventbridge_coverage(
         return EventBridgeResult(
             "covers", f"EventBridge rule(s) {listed}", rules, required, tuple(covered)
         )
-    if unknown and not any_match:
+    # Unknown when the regions not covered are exactly those we could not read.
+    if unknown and (not any_match or set(required) - set(covered) <= unknown_regions):
         return EventBridgeResult("unknown", "; ".join(unknown[:2]), rules, required, tuple(covered))
     if any_match:
         missing = [r for r in required if r not in covered]
