@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -175,4 +176,122 @@ def make_inventory(
         buckets={b.name: b for b in buckets or []},
         kms_keys=key_map,
         log_groups=group_map,
+    )
+
+
+# ----------------------------------------------------------------------------- monitoring
+
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:security-alerts"
+
+
+def make_filter(name: str, pattern: str, *, metric: str | None = None, **overrides: Any):
+    from trailcheck.model import MetricFilter, MetricTransformation
+
+    transformation = MetricTransformation(
+        metric_name=metric or name, metric_namespace=overrides.pop("namespace", "CISBenchmark")
+    )
+    values: dict[str, Any] = {
+        "name": name,
+        "pattern": pattern,
+        "transformations": (transformation,),
+    }
+    return MetricFilter(**(values | overrides))
+
+
+def make_alarm(metric: str, *, account_id: str = ACCOUNT, region: str = REGION, **overrides: Any):
+    from trailcheck.model import Alarm, AlarmMetric
+
+    name = overrides.pop("name", f"{metric}-alarm")
+    values: dict[str, Any] = {
+        "arn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{name}",
+        "name": name,
+        "account_id": account_id,
+        "region": region,
+        "actions_enabled": True,
+        "alarm_actions": (TOPIC.replace(ACCOUNT, account_id).replace(REGION, region),),
+        "metrics": (
+            AlarmMetric(namespace=overrides.pop("namespace", "CISBenchmark"), name=metric),
+        ),
+    }
+    return Alarm(**(values | overrides))
+
+
+def make_topic(arn: str = TOPIC, *, confirmed: bool = True, **overrides: Any):
+    from trailcheck.model import SnsSubscription, SnsTopic
+
+    parts = arn.split(":")
+    subscription = SnsSubscription(
+        arn=f"{arn}:0f6e6c1e" if confirmed else "PendingConfirmation",
+        protocol="sqs" if confirmed else "email",
+        endpoint="arn:aws:sqs:us-east-1:111111111111:alerts" if confirmed else "sec@example.com",
+    )
+    values: dict[str, Any] = {
+        "arn": arn,
+        "account_id": parts[4],
+        "region": parts[3],
+        "exists": True,
+        "subscriptions": (subscription,),
+    }
+    return SnsTopic(**(values | overrides))
+
+
+def make_event_rule(name: str, pattern: str, *, account_id: str = ACCOUNT, **overrides: Any):
+    from trailcheck.model import EventRule, EventTarget
+
+    region = overrides.pop("region", REGION)
+    values: dict[str, Any] = {
+        "arn": f"arn:aws:events:{region}:{account_id}:rule/{name}",
+        "name": name,
+        "account_id": account_id,
+        "region": region,
+        "state": "ENABLED",
+        "event_pattern": pattern,
+        "targets": (EventTarget(id="1", arn=TOPIC),),
+    }
+    return EventRule(**(values | overrides))
+
+
+def with_monitoring(
+    inventory: Inventory,
+    *,
+    filters: dict[str, list[Any]] | None = None,
+    alarms: Sequence[Any] = (),
+    topics: Sequence[Any] = (),
+    event_rules: Sequence[Any] = (),
+    listings: list[Any] | None = None,
+) -> Inventory:
+    """A copy of `inventory` with metric filters on its log groups (log group ARN → filters),
+    alarms, topics and event rules; each (account, region) of a log group or a scanned account
+    gets a listing of the alarms / rules given (override with `listings`)."""
+    from trailcheck.model import RegionalListing
+
+    groups = {
+        arn: g.model_copy(update={"metric_filters": tuple((filters or {}).get(arn, ()))})
+        for arn, g in inventory.log_groups.items()
+    }
+    if listings is None:
+        scopes = {(g.account_id, g.region) for g in groups.values()}
+        for account in inventory.accounts.values():
+            if isinstance(account.regions, tuple):
+                scopes |= {(account.account_id, r) for r in account.regions}
+        alarm_scopes = {(g.account_id, g.region) for g in groups.values()}
+        listings = [
+            RegionalListing(
+                account_id=a,
+                region=r,
+                alarms=tuple(x.arn for x in alarms if (x.account_id, x.region) == (a, r))
+                if (a, r) in alarm_scopes
+                else None,
+                event_rules=tuple(x.arn for x in event_rules if (x.account_id, x.region) == (a, r)),
+            )
+            for a, r in sorted(scopes)
+        ]
+    return inventory.model_copy(
+        update={
+            "log_groups": groups,
+            "alarms": {a.arn: a for a in alarms},
+            "sns_topics": {t.arn: t for t in topics},
+            "event_rules": {e.arn: e for e in event_rules},
+            "regional_listings": {f"{x.account_id}/{x.region}": x for x in listings},
+        }
     )

@@ -9,7 +9,11 @@ import boto3
 import pytest
 
 from trailcheck.cli import main
-from trailcheck.demo.organization import cloudtrail_bucket_policy, protect_log_bucket
+from trailcheck.demo.organization import (
+    add_cis_monitoring,
+    cloudtrail_bucket_policy,
+    protect_log_bucket,
+)
 from trailcheck.model import SCHEMA_VERSION
 
 
@@ -40,6 +44,7 @@ def good_account(boto: boto3.Session) -> None:
         CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/ct",
     )
     ct.start_logging(Name="main")
+    add_cis_monitoring(boto, "ct")  # CIS metric filters, alarms, a confirmed SNS subscriber
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:

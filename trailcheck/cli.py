@@ -221,6 +221,16 @@ def _org_request(
     )
 
 
+ConfirmFiltersOpt = Annotated[
+    bool,
+    typer.Option(
+        "--confirm-filters-with-aws",
+        help="Also send each metric-filter pattern with trailcheck's sample CloudTrail records "
+        "to CloudWatch Logs TestMetricFilter (read-only) and report any disagreement.",
+    ),
+]
+
+
 @dataclass(frozen=True)
 class OutputOptions:
     formats: str
@@ -284,6 +294,7 @@ def _run_scan(
     quiet: bool,
     rules: RuleSet,
     org: OrgRequest | None = None,
+    confirm_filters: bool = False,
 ) -> Inventory:
     from trailcheck.scanner.session import AwsSession
 
@@ -294,7 +305,7 @@ def _run_scan(
         raise UserError(f"--profile: {exc}") from None
     # Progress only for a person watching: not with --quiet, not when output is piped.
     if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return _collect(session, regions, max_workers, rules, org, None)
+        return _collect(session, regions, max_workers, rules, org, None, confirm_filters)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -307,7 +318,9 @@ def _run_scan(
         transient=True,
     )
     with progress:
-        return _collect(session, regions, max_workers, rules, org, _RichObserver(progress))
+        return _collect(
+            session, regions, max_workers, rules, org, _RichObserver(progress), confirm_filters
+        )
 
 
 def _collect(
@@ -317,6 +330,7 @@ def _collect(
     rules: RuleSet,
     org: OrgRequest | None,
     observer: ScanObserver | None,
+    confirm_filters: bool = False,
 ) -> Inventory:
     from trailcheck.scanner.accounts import current_account
     from trailcheck.scanner.org import organization_targets
@@ -348,6 +362,7 @@ def _collect(
         max_workers=max_workers,
         collections=rules.requires() | {"regions"},
         partition=partition,
+        confirm_filters_with_aws=confirm_filters,
     )
     return collect(targets, session, options, observer, **extra)
 
@@ -478,6 +493,7 @@ def scan(
     role_path: RolePathOpt = None,
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
+    confirm_filters_with_aws: ConfirmFiltersOpt = False,
 ) -> None:
     """Scan the account of the current credentials (or, with --org, the whole organization)
     and write reports."""
@@ -488,7 +504,9 @@ def scan(
     org_request = _org_request(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
-    inventory = _run_scan(profile, region, max_workers, quiet, policy.rules, org_request)
+    inventory = _run_scan(
+        profile, region, max_workers, quiet, policy.rules, org_request, confirm_filters_with_aws
+    )
     if snapshot is not None:
         write_text_atomic(snapshot, dump_json(inventory))
     raise typer.Exit(finish(_judge(inventory, policy, baseline), out))
@@ -511,12 +529,15 @@ def collect(
     role_path: RolePathOpt = None,
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
+    confirm_filters_with_aws: ConfirmFiltersOpt = False,
 ) -> None:
     """Collect the inventory only and save it as a snapshot for `trailcheck evaluate`."""
     org_request = _org_request(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
-    inventory = _run_scan(profile, region, max_workers, quiet, load_rules(), org_request)
+    inventory = _run_scan(
+        profile, region, max_workers, quiet, load_rules(), org_request, confirm_filters_with_aws
+    )
     write_text_atomic(output, dump_json(inventory))
     _console(quiet).print(
         f"wrote {output}: {len(inventory.accounts)} account(s), {len(inventory.trails)} trail(s), "

@@ -329,6 +329,24 @@ class KmsKey(_Frozen):
     rotation_enabled: bool | Unknown | None  # None: not applicable (AWS-managed, asymmetric)
 
 
+class MetricTransformation(_Frozen):
+    """Where a metric filter publishes: the metric (namespace + name) an alarm must watch."""
+
+    metric_name: str
+    metric_namespace: str
+    metric_value: str = "1"
+    default_value: float | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+
+class MetricFilter(_Frozen):
+    """DescribeMetricFilters: one filter of a log group."""
+
+    name: str
+    pattern: str
+    transformations: tuple[MetricTransformation, ...] = ()
+
+
 class LogGroup(_Frozen):
     """A CloudWatch Logs log group a trail delivers to."""
 
@@ -338,6 +356,106 @@ class LogGroup(_Frozen):
     region: str
     exists: bool | Unknown
     retention_in_days: int | None = None
+    # DescribeMetricFilters; () when AWS says there are none, None when not collected.
+    metric_filters: tuple[MetricFilter, ...] | Unknown | None = None
+
+
+# ----------------------------------------------------------------------------- monitoring
+
+
+class AlarmMetric(_Frozen):
+    """A metric an alarm reads: the alarm's own metric, or a MetricStat of a metric-math alarm."""
+
+    namespace: str
+    name: str
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    query_id: str | None = None  # the MetricDataQuery id (metric-math alarms only)
+    return_data: bool = True
+
+
+class Alarm(_Frozen):
+    """A CloudWatch metric alarm (DescribeAlarms), keyed by its ARN."""
+
+    arn: str
+    name: str
+    account_id: str
+    region: str
+    actions_enabled: bool
+    alarm_actions: tuple[str, ...] = ()
+    metrics: tuple[AlarmMetric, ...] = ()
+    expression: str | None = None  # the returned expression of a metric-math alarm
+    statistic: str | None = None
+    threshold: float | None = None
+    comparison_operator: str | None = None
+    state_value: str | None = None
+
+
+class SnsSubscription(_Frozen):
+    """One subscription of a topic; `arn` is "PendingConfirmation" until the endpoint confirms."""
+
+    arn: str
+    protocol: str
+    endpoint: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return self.arn.startswith("arn:")
+
+
+class SnsTopic(_Frozen):
+    """An SNS topic an alarm notifies, read once (from its owner when scanned)."""
+
+    arn: str
+    account_id: str
+    region: str
+    exists: bool | Unknown
+    subscriptions: tuple[SnsSubscription, ...] | Unknown = ()
+
+
+class EventTarget(_Frozen):
+    id: str
+    arn: str
+
+
+class EventRule(_Frozen):
+    """An EventBridge rule on the default bus (ListRules), with its targets when relevant."""
+
+    arn: str
+    name: str
+    account_id: str
+    region: str
+    state: str
+    event_bus_name: str = "default"
+    event_pattern: str | None = None
+    # ListTargetsByRule; None: not read (no pattern, or one that cannot match CloudTrail events)
+    targets: tuple[EventTarget, ...] | Unknown | None = None
+
+
+class RegionalListing(_Frozen):
+    """Region-wide lists read in one (account, region): the ARNs kept, or why they are unknown.
+
+    `alarms` holds the alarms that watch a metric published by a trail log group's metric filter
+    in that account and region; `event_rules` every rule of the default event bus. None: the
+    list was not read for this (account, region).
+    """
+
+    account_id: str
+    region: str
+    alarms: tuple[str, ...] | Unknown | None = None
+    event_rules: tuple[str, ...] | Unknown | None = None
+
+
+class FilterPatternTest(_Frozen):
+    """AWS's own answer (logs:TestMetricFilter) for one pattern over trailcheck's sample records.
+
+    `tested` and `matched` hold sample ids `control/positive|negative|neutral/name`.
+    """
+
+    pattern: str
+    account_id: str  # whose access asked
+    region: str
+    tested: tuple[str, ...]
+    matched: tuple[str, ...] | Unknown
 
 
 # ----------------------------------------------------------------------------- inventory
@@ -387,6 +505,12 @@ class Inventory(_Frozen):
     buckets: dict[str, Bucket] = Field(default_factory=dict)
     kms_keys: dict[str, KmsKey] = Field(default_factory=dict)
     log_groups: dict[str, LogGroup] = Field(default_factory=dict)
+    alarms: dict[str, Alarm] = Field(default_factory=dict)
+    sns_topics: dict[str, SnsTopic] = Field(default_factory=dict)
+    event_rules: dict[str, EventRule] = Field(default_factory=dict)
+    regional_listings: dict[str, RegionalListing] = Field(default_factory=dict)  # "acct/region"
+    # --confirm-filters-with-aws: pattern text → AWS's answer; None when not requested
+    filter_tests: dict[str, FilterPatternTest] | None = None
 
     @property
     def scan_time(self) -> datetime:
@@ -396,6 +520,10 @@ class Inventory(_Frozen):
     def reachable_accounts(self) -> list[Account]:
         """Accounts the scanner could enter, sorted by id."""
         return [a for _, a in sorted(self.accounts.items()) if a.access_error is None]
+
+    def regional_listing(self, account_id: str, region: str) -> RegionalListing | None:
+        """The region-wide lists read in (account, region), if any were read."""
+        return self.regional_listings.get(f"{account_id}/{region}")
 
     def trails_owned_by(self, account_id: str) -> list[Trail]:
         """Trails whose owner is `account_id`, each once (never a shadow copy), sorted by ARN."""

@@ -251,5 +251,9 @@ def test_call_count_economy(world: OrgWorld) -> None:
         "kms:DescribeKey": 1,
         "kms:GetKeyRotationStatus": 1,
         "logs:DescribeLogGroups": 1,
+        # monitoring: metric filters per trail log group; EventBridge rules per reachable
+        # (account, scanned region), 5 x 2; no filter publishes a metric, so no alarm read
+        "logs:DescribeMetricFilters": 1,
+        "events:ListRules": reachable * 2,
     }
     assert aws.client_count <= 12  # one client per (region, service), not per account

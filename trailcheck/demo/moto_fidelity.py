@@ -19,6 +19,13 @@ layer — rather than by bending trailcheck's own code:
   stored but not returned).
 * GetBucketEncryption of a bucket with no explicit configuration returns SSE-S3, as every S3
   bucket has had default encryption since January 2023 (moto: not found).
+* ListSubscriptionsByTopic shows e-mail and HTTP(S) subscriptions as "PendingConfirmation"
+  (moto: confirmed at once; AWS waits for the recipient to confirm). SQS, Lambda and the other
+  AWS-endpoint protocols are confirmed at once, as in AWS.
+
+Not patched: CloudWatch Logs TestMetricFilter, which moto does not implement (it raises
+NotImplementedError in-process). trailcheck records that as an unknown answer; it never fakes
+AWS's evaluator with its own.
 
 `faithful_moto()` applies the patches for the duration of a `with` block and undoes them.
 """
@@ -31,6 +38,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
+
+# Subscription protocols AWS leaves PendingConfirmation until the recipient confirms.
+_CONFIRMED_BY_RECIPIENT = frozenset({"email", "email-json", "http", "https"})
 
 
 def _all_trails(account_id: str) -> list[Any]:
@@ -196,6 +206,32 @@ def faithful_moto() -> Iterator[None]:
             s3_responses.ActionResult({"ServerSideEncryptionConfiguration": {"Rules": [rule]}})
         )
 
+    from moto.sns import responses as sns_responses
+
+    def list_subscriptions_by_topic(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        subscriptions, next_token = self.backend.list_subscriptions_by_topic(
+            self._get_param("TopicArn"), next_token=self._get_param("NextToken")
+        )
+        return ActionResult(
+            {
+                "Subscriptions": [
+                    {
+                        "SubscriptionArn": "PendingConfirmation"
+                        if s.protocol in _CONFIRMED_BY_RECIPIENT
+                        else s.arn,
+                        "Owner": s.account_id,
+                        "Protocol": s.protocol,
+                        "Endpoint": s.endpoint,
+                        "TopicArn": s.topic.arn,
+                    }
+                    for s in subscriptions
+                ],
+                "NextToken": next_token,
+            }
+        )
+
     original_get_status = ct_responses.CloudTrailResponse.get_trail_status
     original_get_selectors = ct_responses.CloudTrailResponse.get_event_selectors
 
@@ -211,4 +247,11 @@ def faithful_moto() -> Iterator[None]:
         patch(mock.patch.object(s3_cls, "get_bucket_versioning", get_versioning))
         patch(mock.patch.object(s3_cls, "get_bucket_notification", get_notification))
         patch(mock.patch.object(s3_cls, "get_bucket_encryption", get_encryption))
+        patch(
+            mock.patch.object(
+                sns_responses.SNSResponse,
+                "list_subscriptions_by_topic",
+                list_subscriptions_by_topic,
+            )
+        )
         yield

@@ -2,7 +2,11 @@
 
 Accounts (names are what the report shows):
 * management — organization trail (multi-region, validation, SSE-KMS with rotation, CloudWatch
-  Logs), writing to the central bucket of the log-archive account. Covers every member.
+  Logs), writing to the central bucket of the log-archive account. Covers every member. Its log
+  group carries the CIS metric filters (`add_cis_monitoring`), some rewritten with the same
+  meaning, alarmed to an SNS topic with a confirmed (SQS) subscriber; with realistic gaps: the
+  sign-in-without-MFA filter has the wrong case and never matches, the IAM-policy alarm has no
+  actions, and Organizations changes are watched only by an EventBridge rule.
 * log-archive — owns the central, locked-down log bucket: scoped CloudTrail grant, TLS only,
   Block Public Access, versioning, Object Lock COMPLIANCE 365 days, lifecycle to Glacier after
   90 days and no expiration before 7 years, SSE-KMS, access logs to a separate bucket,
@@ -166,6 +170,126 @@ def _bucket(session: boto3.Session, name: str, **create: Any) -> None:
     session.client("s3").create_bucket(Bucket=name, **create)
 
 
+CIS_NAMESPACE = "CISBenchmark"
+# Same meaning as the CIS text, written differently: the report shows they pass.
+EQUIVALENT_REWRITES = {
+    "root_usage": '{ $.eventType != "AwsServiceEvent" && $.userIdentity.invokedBy NOT EXISTS '
+    '&& $.userIdentity.type = "Root" }',
+    "cloudtrail_config_changes": '{($.eventName="StopLogging")||($.eventName="DeleteTrail")||'
+    '($.eventName="UpdateTrail")||($.eventName="CreateTrail")||($.eventName="StartLogging")}',
+    # The CIS 1.2.0 / Security Hub text: covers, but also counts HeadBucket noise (over-broad).
+    "unauthorized_api_calls": '{($.errorCode="*UnauthorizedOperation") || '
+    '($.errorCode="AccessDenied*")}',
+}
+# Looks right, never matches: event names are case sensitive.
+WRONG_CASE_MFA = '{ ($.eventName = "consoleLogin") && ($.additionalEventData.MFAUsed != "Yes") }'
+# Route-table changes split over two filters, read by one metric-math alarm.
+ROUTE_TABLE_SPLIT = (
+    "{ ($.eventName = CreateRoute) || ($.eventName = CreateRouteTable) || "
+    "($.eventName = ReplaceRoute) }",
+    "{ ($.eventName = ReplaceRouteTableAssociation) || ($.eventName = DeleteRouteTable) || "
+    "($.eventName = DeleteRoute) || ($.eventName = DisassociateRouteTable) }",
+)
+
+
+def _metric(key: str) -> str:
+    return "".join(part.capitalize() for part in key.split("_"))
+
+
+def add_cis_monitoring(session: boto3.Session, log_group: str, *, with_gaps: bool = False) -> str:
+    """Put the CIS monitoring set on `log_group`: metric filters, alarms, an SNS topic with a
+    confirmed SQS subscriber (SQS subscriptions need no confirmation in AWS). `with_gaps` adds
+    the demo's realistic mistakes (see the module doc). Returns the topic ARN."""
+    from trailcheck.rules._cis_controls import load_controls
+
+    logs = session.client("logs")
+    cloudwatch = session.client("cloudwatch")
+    sns = session.client("sns")
+    topic = sns.create_topic(Name="security-alerts")["TopicArn"]
+    queue = session.client("sqs").create_queue(QueueName="security-alerts")["QueueUrl"]
+    queue_arn = session.client("sqs").get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+
+    def put_filter(name: str, pattern: str) -> None:
+        logs.put_metric_filter(
+            logGroupName=log_group,
+            filterName=name,
+            filterPattern=pattern,
+            metricTransformations=[
+                {"metricName": name, "metricNamespace": CIS_NAMESPACE, "metricValue": "1"}
+            ],
+        )
+
+    def put_alarm(name: str, *, actions: bool = True) -> None:
+        cloudwatch.put_metric_alarm(
+            AlarmName=f"cis-{name}",
+            MetricName=name,
+            Namespace=CIS_NAMESPACE,
+            Statistic="Sum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            AlarmActions=[topic] if actions else [],
+        )
+
+    for control in load_controls():
+        name = _metric(control.key)
+        if with_gaps and control.key == "organizations_changes":
+            continue  # watched by EventBridge below
+        if with_gaps and control.key == "route_table_changes":
+            for part, pattern in enumerate(ROUTE_TABLE_SPLIT, start=1):
+                put_filter(f"{name}Part{part}", pattern)
+            cloudwatch.put_metric_alarm(
+                AlarmName=f"cis-{name}",
+                Metrics=[
+                    {
+                        "Id": f"p{part}",
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": CIS_NAMESPACE,
+                                "MetricName": f"{name}Part{part}",
+                            },
+                            "Period": 300,
+                            "Stat": "Sum",
+                        },
+                        "ReturnData": False,
+                    }
+                    for part in (1, 2)
+                ]
+                + [{"Id": "total", "Expression": "p1 + p2", "ReturnData": True}],
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+                AlarmActions=[topic],
+            )
+            continue
+        pattern = control.recommended_pattern
+        if with_gaps:
+            pattern = EQUIVALENT_REWRITES.get(control.key, pattern)
+            if control.key == "console_signin_without_mfa":
+                pattern = WRONG_CASE_MFA
+        put_filter(name, pattern)
+        put_alarm(name, actions=not (with_gaps and control.key == "iam_policy_changes"))
+
+    if with_gaps:
+        events = session.client("events")
+        events.put_rule(
+            Name="organizations-changes",
+            EventPattern=json.dumps(
+                {
+                    "source": ["aws.organizations"],
+                    "detail-type": ["AWS API Call via CloudTrail"],
+                    "detail": {"eventSource": ["organizations.amazonaws.com"]},
+                }
+            ),
+        )
+        events.put_targets(Rule="organizations-changes", Targets=[{"Id": "alerts", "Arn": topic}])
+    return topic
+
+
 def build_demo_organization() -> DemoOrganization:
     """Create the sample organization inside an active moto mock and return its account ids."""
     base = _caller_session()
@@ -244,6 +368,7 @@ def build_demo_organization() -> DemoOrganization:
         CloudWatchLogsRoleArn=f"arn:aws:iam::{management}:role/CloudTrailToCloudWatch",
     )
     cloudtrail.start_logging(Name="org-trail")
+    add_cis_monitoring(mgmt, "aws-cloudtrail-logs-org", with_gaps=True)
 
     # workload-legacy: a stopped single-region trail on an unversioned bucket of its own.
     legacy = sessions["workload-legacy"]

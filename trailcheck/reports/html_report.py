@@ -137,6 +137,50 @@ def org_summary(report: Report) -> OrgSummary | None:
     return OrgSummary(rule_ids=rule_ids, rows=rows, by_ou=sorted(groups.items()))
 
 
+COVERAGE_COLUMNS = ("trail", "log_group", "metric_filter", "alarm", "subscriber")
+
+
+def _control_order(finding: Finding) -> tuple[int, ...]:
+    ids = finding.controls.get("cis-aws-5.0") or ["99"]
+    return tuple(int(part) for part in ids[0].split(".") if part.isdigit())
+
+
+def coverage_matrix(report: Report) -> dict[str, list[dict[str, Any]]]:
+    """account → one row per monitoring control, from the findings' `evidence["coverage"]`.
+
+    Pure reshaping of what the rules decided: the status is the finding's, the cells are the
+    chain links the rule recorded (trail → log group → filter → alarm → subscriber) and the
+    EventBridge assessment.
+    """
+    rows: dict[str, list[tuple[tuple[int, ...], dict[str, Any]]]] = defaultdict(list)
+    for f in report.findings:
+        coverage = f.evidence.get("coverage")
+        if not isinstance(coverage, dict):
+            continue
+        links = coverage.get("links")
+        bridge = coverage.get("eventbridge")
+        row = {
+            "finding": f,
+            "cis": " · ".join(
+                f"{label} {cis[key]}"
+                for key, label in (("cis-aws-5.0", "CIS 5.0"), ("aws-fsbp", "Security Hub"))
+                if isinstance(cis := coverage.get("cis"), dict) and key in cis
+            ),
+            "cells": [
+                links.get(name, {}) if isinstance(links, dict) else {} for name in COVERAGE_COLUMNS
+            ],
+            "eventbridge": bridge if isinstance(bridge, dict) else {},
+            "counted_via": coverage.get("counted_via"),
+        }
+        rows[f.account_id].append((_control_order(f), row))
+    return {
+        account: [
+            row for _, row in sorted(items, key=lambda item: (item[0], item[1]["finding"].rule_id))
+        ]
+        for account, items in sorted(rows.items())
+    }
+
+
 class HtmlReporter:
     """Summary first, then findings grouped by account and rule, filterable in the page."""
 
@@ -150,6 +194,7 @@ class HtmlReporter:
             report=report,
             groups=group_findings(report),
             org=org_summary(report),
+            coverage=coverage_matrix(report),
             css=env.loader.get_source(env, "report.css")[0],  # type: ignore[union-attr]
             js=env.loader.get_source(env, "report.js")[0],  # type: ignore[union-attr]
         )

@@ -16,6 +16,7 @@ BUILTIN_MODULES = (
     "trailcheck.rules.kms",
     "trailcheck.rules.cloudwatch_logs",
     "trailcheck.rules.buckets",
+    "trailcheck.rules.monitoring",
 )
 ENTRY_POINT_GROUP = "trailcheck.rules"
 
@@ -54,9 +55,14 @@ class RuleSet:
 
 
 def rules_in(module_name: str) -> list[Rule]:
-    """The `Rule` objects a module defines at top level, in definition order."""
+    """The `Rule` objects a module defines at top level, in definition order, then those its
+    `generated_rules()` function returns (rules made from data, e.g. one per CIS control)."""
     module = importlib.import_module(module_name)
-    return [v for v in vars(module).values() if isinstance(v, Rule)]
+    found = [v for v in vars(module).values() if isinstance(v, Rule)]
+    generate = getattr(module, "generated_rules", None)
+    if callable(generate):
+        found.extend(generate())
+    return found
 
 
 def load_rules(

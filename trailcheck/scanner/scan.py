@@ -7,7 +7,11 @@ Work is done in stages so that every shared thing is read once:
    owner's access when the owner is scanned;
 3. per bucket name / key ARN / log-group ARN referenced by any trail: one read, from the
    owning account when it is scanned, otherwise with the referencing account's access (and
-   the facts become `Unknown` when that is denied).
+   the facts become `Unknown` when that is denied);
+4. monitoring: alarms once per (account, region) where a trail log group lives, EventBridge
+   rules once per scanned (account, region), then each SNS topic those alarms notify once;
+5. optionally (--confirm-filters-with-aws) each distinct filter pattern once through
+   logs:TestMetricFilter.
 
 The main thread merges results; worker threads only call collectors and return values.
 """
@@ -23,23 +27,51 @@ from typing import TypeVar
 from trailcheck import __version__
 from trailcheck.model import (
     Account,
+    Alarm,
     Bucket,
+    EventRule,
+    FilterPatternTest,
     Inventory,
     KmsKey,
     LogGroup,
     PublicAccessBlock,
+    RegionalListing,
     ScanMetadata,
     SkippedAccount,
+    SnsTopic,
     Trail,
     Unknown,
 )
-from trailcheck.scanner.collectors import cloudtrail, kms, logs, regions, s3
+from trailcheck.scanner.collectors import (
+    cloudtrail,
+    cloudwatch,
+    events,
+    kms,
+    logs,
+    regions,
+    s3,
+    sns,
+)
 from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.executor import run_all
 from trailcheck.scanner.progress import ScanObserver, SilentObserver
 from trailcheck.scanner.session import AwsSession, Credentials
 
-ALL_COLLECTIONS = frozenset({"regions", "trails", "buckets", "kms_keys", "log_groups"})
+ALL_COLLECTIONS = frozenset(
+    {
+        "regions",
+        "trails",
+        "buckets",
+        "kms_keys",
+        "log_groups",
+        "metric_filters",
+        "alarms",
+        "sns_topics",
+        "event_rules",
+    }
+)
+# Collections that hang off the trails: listing the trails is needed for any of them.
+_TRAIL_DEPENDENT = frozenset(ALL_COLLECTIONS - {"regions"})
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,6 +98,9 @@ class ScanOptions:
     max_workers: int = 16
     collections: frozenset[str] = field(default_factory=lambda: ALL_COLLECTIONS)
     partition: str = "aws"
+    # Send each distinct metric-filter pattern with trailcheck's sample records to AWS's own
+    # evaluator (logs:TestMetricFilter) and record the answers.
+    confirm_filters_with_aws: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +142,17 @@ def collect(
     trails = _collect_trails(observer, view_of, access, options)
     owners = _bucket_owners(view_of)
     buckets, keys, groups = _collect_resources(observer, trails, owners, access, options)
+    scoped = {
+        account_id: _scope_regions(view.regions, options) for account_id, view in view_of.items()
+    }
+    alarms, topics, event_rules, listings = _collect_monitoring(
+        observer, groups, scoped, access, options
+    )
+    filter_tests = (
+        _confirm_filters(observer, groups, access, options)
+        if options.confirm_filters_with_aws
+        else None
+    )
 
     accounts = {}
     for target in targets:
@@ -140,6 +186,11 @@ def collect(
         buckets=dict(sorted(buckets.items())),
         kms_keys=dict(sorted(keys.items())),
         log_groups=dict(sorted(groups.items())),
+        alarms=dict(sorted(alarms.items())),
+        sns_topics=dict(sorted(topics.items())),
+        event_rules=dict(sorted(event_rules.items())),
+        regional_listings=dict(sorted(listings.items())),
+        filter_tests=filter_tests,
     )
 
 
@@ -177,7 +228,7 @@ def _view(access: AccountAccess, options: ScanOptions) -> _AccountView:
     if "regions" in wanted or options.regions is None:
         enabled = regions.enabled_regions(access, options.api_region)
     trail_map: dict[str, str] | Unknown = {}
-    if wanted & {"trails", "buckets", "kms_keys", "log_groups"}:
+    if wanted & _TRAIL_DEPENDENT:
         trail_map = cloudtrail.list_trails(access, options.api_region)
     names = s3.list_bucket_names(access) if "buckets" in wanted else None
     return _AccountView(regions=enabled, trails=trail_map, bucket_names=names)
@@ -263,7 +314,7 @@ def _collect_resources(
             key_arn = trail.kms_key_arn or ""
             key_account = key_arn.split(":")[4]
             units.setdefault(("key", key_arn), key_account if key_account in access else fallback)
-        if "log_groups" in wanted and trail.cloudwatch_logs_log_group_arn:
+        if wanted & {"log_groups", "metric_filters"} and trail.cloudwatch_logs_log_group_arn:
             arn = trail.cloudwatch_logs_log_group_arn
             group_account = arn.split(":")[4]
             units.setdefault(
@@ -291,7 +342,7 @@ def _collect_resources(
             return s3.collect_bucket(reader, ident, owner)
         if kind == "key":
             return kms.collect_key(reader, ident)
-        return logs.collect_log_group(reader, ident)
+        return logs.collect_log_group(reader, ident, metric_filters="metric_filters" in wanted)
 
     results = _stage(observer, "resources", sorted(units.items()), options, read)
     account_pabs = dict(r for r in results if isinstance(r, tuple))
@@ -307,3 +358,118 @@ def _collect_resources(
     keys = {r.arn: r for r in results if isinstance(r, KmsKey)}
     groups = {r.arn: r for r in results if isinstance(r, LogGroup)}
     return buckets, keys, groups
+
+
+def _filter_metric_names(group: LogGroup) -> set[str]:
+    if not isinstance(group.metric_filters, tuple):
+        return set()
+    return {t.metric_name for f in group.metric_filters for t in f.transformations}
+
+
+@dataclass(frozen=True)
+class _RegionalResult:
+    listing: RegionalListing
+    alarms: list[Alarm]
+    rules: list[EventRule]
+
+
+def _collect_monitoring(
+    observer: ScanObserver,
+    groups: dict[str, LogGroup],
+    scoped_regions: dict[str, tuple[str, ...] | Unknown],
+    access: dict[str, AccountAccess],
+    options: ScanOptions,
+) -> tuple[dict[str, Alarm], dict[str, SnsTopic], dict[str, EventRule], dict[str, RegionalListing]]:
+    wanted = options.collections
+    # (account, region) → metric names the trail log groups' filters publish there
+    alarm_scopes: dict[tuple[str, str], set[str]] = {}
+    if "alarms" in wanted:
+        for group in groups.values():
+            if group.account_id in access:
+                scope = alarm_scopes.setdefault((group.account_id, group.region), set())
+                scope |= _filter_metric_names(group)
+    rule_scopes: set[tuple[str, str]] = set()
+    if "event_rules" in wanted:
+        for account_id, regions_in_scope in scoped_regions.items():
+            if isinstance(regions_in_scope, tuple):
+                rule_scopes |= {(account_id, r) for r in regions_in_scope}
+    units = sorted(set(alarm_scopes) | rule_scopes)
+
+    def read(unit: tuple[str, str]) -> _RegionalResult:
+        account_id, region = unit
+        reader = access[account_id]
+        alarm_arns: tuple[str, ...] | Unknown | None = None
+        found_alarms: list[Alarm] = []
+        if unit in alarm_scopes:
+            metrics = alarm_scopes[unit]
+            # No filter publishes a metric here: no alarm can watch one, nothing to ask.
+            read_alarms = cloudwatch.collect_alarms(reader, region, metrics) if metrics else []
+            if isinstance(read_alarms, Unknown):
+                alarm_arns = read_alarms
+            else:
+                found_alarms = read_alarms
+                alarm_arns = tuple(sorted(a.arn for a in read_alarms))
+        rule_arns: tuple[str, ...] | Unknown | None = None
+        found_rules: list[EventRule] = []
+        if unit in rule_scopes:
+            read_rules = events.collect_rules(reader, region)
+            if isinstance(read_rules, Unknown):
+                rule_arns = read_rules
+            else:
+                found_rules = read_rules
+                rule_arns = tuple(sorted(r.arn for r in read_rules))
+        listing = RegionalListing(
+            account_id=account_id, region=region, alarms=alarm_arns, event_rules=rule_arns
+        )
+        return _RegionalResult(listing, found_alarms, found_rules)
+
+    results = _stage(observer, "monitoring", units, options, read) if units else []
+    alarms = {a.arn: a for r in results for a in r.alarms}
+    rules = {e.arn: e for r in results for e in r.rules}
+    listings = {f"{r.listing.account_id}/{r.listing.region}": r.listing for r in results}
+
+    topic_readers: dict[str, str] = {}
+    if "sns_topics" in wanted:
+        for alarm in sorted(alarms.values(), key=lambda a: a.arn):
+            for action in alarm.alarm_actions:
+                if action.split(":")[2:3] == ["sns"]:
+                    owner = action.split(":")[4]
+                    topic_readers.setdefault(action, owner if owner in access else alarm.account_id)
+
+    def read_topic(unit: tuple[str, str]) -> SnsTopic:
+        arn, account_id = unit
+        return sns.collect_topic(access[account_id], arn)
+
+    topic_units = sorted(topic_readers.items())
+    topics = _stage(observer, "topics", topic_units, options, read_topic) if topic_units else []
+    return alarms, {t.arn: t for t in topics}, rules, listings
+
+
+def _confirm_filters(
+    observer: ScanObserver,
+    groups: dict[str, LogGroup],
+    access: dict[str, AccountAccess],
+    options: ScanOptions,
+) -> dict[str, FilterPatternTest]:
+    """Each distinct filter pattern once through logs:TestMetricFilter, with the CIS samples."""
+    from trailcheck.rules._cis_controls import load_controls  # sample data, no rule logic
+
+    samples = [
+        (f"{control.key}/{kind}/{sample.name}", sample.record)
+        for control in load_controls()
+        for kind, items in (("positive", control.positives), ("negative", control.negatives))
+        for sample in items
+    ]
+    askers: dict[str, tuple[str, str]] = {}
+    for _, group in sorted(groups.items()):
+        if group.account_id in access and isinstance(group.metric_filters, tuple):
+            for f in group.metric_filters:
+                askers.setdefault(f.pattern, (group.account_id, group.region))
+
+    def ask(unit: tuple[str, tuple[str, str]]) -> FilterPatternTest:
+        pattern, (account_id, region) = unit
+        return logs.test_pattern(access[account_id], region, pattern, samples)
+
+    units = sorted(askers.items())
+    results = _stage(observer, "confirm filters", units, options, ask) if units else []
+    return {r.pattern: r for r in results}

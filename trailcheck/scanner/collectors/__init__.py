@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from trailcheck.scanner.collectors import cloudtrail, kms, logs, regions, s3
+from trailcheck.scanner.collectors import (
+    cloudtrail,
+    cloudwatch,
+    events,
+    kms,
+    logs,
+    regions,
+    s3,
+    sns,
+)
 from trailcheck.scanner.collectors.base import CollectorSpec
 
 ACCOUNT_DISCOVERY = CollectorSpec(
@@ -20,4 +29,15 @@ ACCOUNT_DISCOVERY = CollectorSpec(
 
 def all_collectors() -> tuple[CollectorSpec, ...]:
     """Every collector's declaration, for the IAM policy and the meta-tests."""
-    return (ACCOUNT_DISCOVERY, regions.SPEC, cloudtrail.SPEC, s3.SPEC, kms.SPEC, logs.SPEC)
+    return (
+        ACCOUNT_DISCOVERY,
+        regions.SPEC,
+        cloudtrail.SPEC,
+        s3.SPEC,
+        kms.SPEC,
+        logs.SPEC,
+        cloudwatch.SPEC,
+        sns.SPEC,
+        events.SPEC,
+        logs.CONFIRM_SPEC,
+    )
