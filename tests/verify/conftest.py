@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -11,13 +10,7 @@ import pytest
 from cloudtrail_writer import CloudTrailWriter, new_private_key, s3_put
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto import mock_aws
-
-BUCKET = "trail-bucket"
-ACCOUNT = "111122223333"
-REGION = "us-east-1"
-TRAIL = "org-audit"
-# Four hourly digests crossing midnight, so the verifier must list two day-folders.
-FIRST_END = datetime(2026, 2, 28, 22, 1, 31, tzinfo=UTC)
+from verify_scenario import ACCOUNT, BUCKET, REGION, TRAIL
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 from cloudtrail_writer import CloudTrailWriter, WrittenDigest, key_fingerprint, pkcs1_der, s3_put
-from conftest import ACCOUNT, BUCKET, FIRST_END, REGION, TRAIL
 from cryptography.hazmat.primitives.asymmetric import rsa
+from verify_scenario import ACCOUNT, BUCKET, FIRST_END, REGION, TRAIL
 
 from trailcheck.verify import (
     DigestStatus,
