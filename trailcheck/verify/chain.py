@@ -14,6 +14,22 @@ Steps:
 4. Hash every log file the digests list (streamed, in a bounded thread pool). Files listed by a
    digest whose signature did not verify are unverified, never valid.
 5. List the log day-folders of the window: files no digest lists are reported as not listed.
+
+Where this differs from `aws cloudtrail validate-logs` (see facts.md section 4):
+
+- The CLI never compares `previousDigestHashValue` or `previousDigestSignature` with the previous
+  digest; we do, so a correctly re-signed digest with a broken link is caught. A link failure
+  marks the *previous* digest invalid (the successor's signed statement says it is not the file
+  CloudTrail chained); log files are still checked for any digest whose own signature verified.
+- The CLI prints "No digests found" and exits 0 for a window without digests; we report one
+  missing digest and a gap, so `.ok` is false.
+- Stretches no digest covers (chain restarts, deleted digests, an overdue next digest) are gaps
+  and make `.ok` false; the CLI only prints a line for a restart.
+- Keys are accepted in PKCS#1 or SubjectPublicKeyInfo form (the CLI loads only PKCS#1).
+- Trailing data after a digest's gzip stream makes it invalid, as it does for log files in
+  newer CLIs. A digest whose metadata lacks the signature is invalid, as in the CLI.
+- One bucket only: a previous digest in another bucket (the trail moved) is reported missing,
+  where the CLI follows it. Backfill digests are not verified.
 """
 
 from __future__ import annotations
@@ -125,9 +141,9 @@ def verify_trail_logs(
 
     gaps = _find_gaps(states, missing, start, end, now)
     newest_end = max((state.digest.end for state in states if state.digest), default=None)
-    listed = {check.key for check in log_checks}
+    in_digests = {check.key for check in log_checks}
     for key, delivered in _log_files_in_window(store, trail, start, end, listing_problems):
-        if key not in listed:
+        if key not in in_digests:
             reason = _unlisted_reason(delivered, gaps, newest_end, now)
             log_checks.append(_LogCheck(key, LogFileStatus.NOT_LISTED, reason))
     digest_results = _digest_results(states, missing, trail, start, end)
