@@ -34,10 +34,13 @@ Where this differs from `aws cloudtrail validate-logs` (see facts.md section 4):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 from trailcheck.verify.digest import (
     HASH_ALGORITHM,
@@ -64,6 +67,9 @@ from trailcheck.verify.results import (
     Window,
 )
 from trailcheck.verify.store import ObjectNotFound, ObjectStore, StoreError
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_MAX_WORKERS = 16
 DIGEST_PERIOD = timedelta(hours=1)
@@ -134,10 +140,13 @@ def verify_trail_logs(
 
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         listed = _list_digests(store, trail, start, end, listing_problems)
-        states = list(pool.map(lambda item: _read_digest(store, keys, item), listed))
+        in_flight = 4 * max_workers
+        read = partial(_read_digest, store, keys)
+        states = list(_bounded_map(pool, read, listed, in_flight))
         missing = _check_links(states, store.bucket, trail, start)
         to_hash, log_checks = _plan_log_checks(states, store.bucket)
-        log_checks += pool.map(lambda item: _hash_log_file(store, *item), to_hash)
+        hash_one = partial(_hash_log_file, store)
+        log_checks += _bounded_map(pool, lambda item: hash_one(*item), to_hash, in_flight)
 
     gaps = _find_gaps(states, missing, start, end, now)
     newest_end = max((state.digest.end for state in states if state.digest), default=None)
@@ -150,6 +159,20 @@ def verify_trail_logs(
     return _summarise(
         store.bucket, trail, start, end, digest_results, log_checks, gaps, listing_problems
     )
+
+
+def _bounded_map(
+    pool: ThreadPoolExecutor, function: Callable[[T], R], items: Iterable[T], in_flight: int
+) -> Iterator[R]:
+    """Like `pool.map`, in order, but with at most `in_flight` tasks submitted at a time
+    (`pool.map` would create every future up front: memory grows with the file count)."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+        pending.append(pool.submit(function, item))
+    while pending:
+        yield pending.popleft().result()
 
 
 def _list_digests(
