@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,7 +26,7 @@ from trailcheck.verify import (
     load_der_key,
     verify_trail_logs,
 )
-from trailcheck.verify.store import FetchedObject
+from trailcheck.verify.store import FetchedObject, ListedObject
 
 HOURS = 4
 LOGS_PER_HOUR = 3
@@ -418,3 +419,23 @@ def test_window_in_another_timezone(s3: Any, writer: CloudTrailWriter, signing_k
 
     assert result.ok
     assert result.window.start == START and result.window.start.utcoffset() == timedelta(0)
+
+
+class _NoListingStore(MemoryObjectStore):
+    """A store whose ListBucket permission is missing, as S3 answers AccessDenied."""
+
+    def list(self, prefix: str) -> Iterator[ListedObject]:
+        raise StoreError(prefix, "AccessDenied")
+        yield  # pragma: no cover - makes this a generator like the real one
+
+
+def test_listing_refused_is_never_ok(signing_key: rsa.RSAPrivateKey) -> None:
+    store = _NoListingStore(BUCKET)
+    trail = TrailLocation(trail_arn=f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL}")
+    keys = KeyRing([load_der_key(pkcs1_der(signing_key))])
+
+    result = verify_trail_logs(store, trail, keys, START, FIRST_END)
+
+    assert not result.ok
+    listing = [p for p in result.problems if p.kind == "listing"]
+    assert listing and all("AccessDenied" in p.reason for p in listing)
