@@ -24,6 +24,8 @@ def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/trailcheck-test-config")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/trailcheck-test-credentials")
+    # moto would build ~1,300 AMIs per account on the first EC2 call; trailcheck reads none.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 @pytest.fixture

@@ -6,7 +6,10 @@ role assumption, collectors, rules and reporters as `trailcheck scan --org`.
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from trailcheck.demo.moto_fidelity import faithful_moto
 from trailcheck.demo.organization import DEMO_KEY, REGION, build_demo_organization
@@ -43,11 +46,26 @@ def scan_demo_organization(regions: tuple[str, ...] = DEMO_REGIONS) -> Inventory
     )
 
 
+@contextmanager
+def _moto_settings() -> Iterator[None]:
+    """moto would build ~1,300 EC2 AMIs per account on first use; the scan reads none."""
+    name = "MOTO_EC2_LOAD_DEFAULT_AMIS"
+    previous = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 def run_demo() -> Report:
     """Build, scan and judge the sample organization; return the report."""
     from moto import mock_aws
 
-    with mock_aws(), faithful_moto(), warnings.catch_warnings():
+    with _moto_settings(), mock_aws(), faithful_moto(), warnings.catch_warnings():
         # moto warns that its STS model lacks an AccessDenied shape (the faithful refusal).
         warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\)")
         inventory = scan_demo_organization()
