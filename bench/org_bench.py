@@ -121,8 +121,10 @@ class Setup:
     buckets: int = 0
     customer_keys: int = 0
     log_groups: int = 0
+    buckets_with_policy: int = 0
+    bucket_owners: int = 0
 
-    def lower_bound(self, collections: frozenset[str]) -> dict[str, int]:
+    def lower_bound(self, collections: frozenset[str], regions_scanned: int) -> dict[str, int]:
         """The fewest calls that answer what the selected rules need (docs/org-scanning.md)."""
         parents = self.parents.values()
         bound = {
@@ -135,11 +137,18 @@ class Setup:
             "per trail": 2 * self.trails,
         }
         if "buckets" in collections:
-            bound["per bucket"] = 6 * self.buckets
+            # 10 reads per bucket, policy status where there is a policy, and the account
+            # Public Access Block once per bucket-owning account
+            bound["per bucket"] = 10 * self.buckets + self.buckets_with_policy + self.bucket_owners
         if "kms_keys" in collections:
             bound["per KMS key"] = 2 * self.customer_keys
         if "log_groups" in collections:
             bound["per log group"] = self.log_groups
+        if "metric_filters" in collections:
+            bound["logs:DescribeMetricFilters"] = self.log_groups
+        if "event_rules" in collections:
+            # EventBridge rules live per region: one ListRules per entered account and region
+            bound["events:ListRules"] = self.reachable * regions_scanned
         return bound
 
 
@@ -229,6 +238,7 @@ def build_organization(endpoint: str, n: int) -> Setup:
     ct.start_logging(Name="org-trail")
     setup.trail_homes.add((management, REGION))
     setup.trails, setup.buckets, setup.customer_keys, setup.log_groups = 1, 1, 1, 1
+    setup.buckets_with_policy, setup.bucket_owners = 1, 1
 
     suspended = create("closed", "Sandbox") if n >= 3 else None
     if suspended:
@@ -248,6 +258,7 @@ def build_organization(endpoint: str, n: int) -> Setup:
             setup.trail_homes.add((account_id, REGION))
             setup.trails += 1
             setup.buckets += 1
+            setup.bucket_owners += 1
         elif i % 10 == 3:
             session = enter(account_id)
             home = "eu-west-1"
@@ -344,7 +355,7 @@ def bench_size(n: int, region_modes: list[str], workers: int) -> list[Result]:
             moto_before = server.cpu_seconds()
             wall, cpu, rss, code, report = run_scan(server, regions, workers)
             moto_cpu = server.cpu_seconds() - moto_before
-            bound = setup.lower_bound(collections)
+            bound = setup.lower_bound(collections, len(report["metadata"]["regions"]))
             results.append(
                 Result(
                     accounts=n,

@@ -16,12 +16,14 @@ clients keep memory flat and connections warm. It registers two hooks on every c
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.credentials
@@ -231,6 +233,23 @@ class AccountClient:
         return bound_call
 
 
+def custom_endpoint() -> bool:
+    """True when boto3 is pointed at a custom endpoint through the environment."""
+    return any(name.startswith("AWS_ENDPOINT_URL") and value for name, value in os.environ.items())
+
+
+def _drop_account_host(request: Any, **_: Any) -> None:
+    """S3 Control puts the account id in front of the host (`<account>.<endpoint>`); a custom
+    endpoint (a simulator, a proxy) has no such DNS names, so send to the endpoint itself. The
+    account id still travels in the x-amz-account-id header. Done before signing."""
+    parts = urlsplit(request.url)
+    account = request.headers.get("x-amz-account-id")
+    account = account.decode() if isinstance(account, bytes) else account
+    if account and parts.netloc.startswith(f"{account}."):
+        netloc = parts.netloc[len(account) + 1 :]
+        request.url = urlunsplit(parts._replace(netloc=netloc))
+
+
 class AwsSession:
     """Shared boto3 session, client cache, read-only guard, retries and API meter."""
 
@@ -280,6 +299,8 @@ class AwsSession:
             if client is None:
                 client = self._boto.client(service, region_name=region, config=self._config)
                 client.meta.events.register("before-call", self._before_call)
+                if service == "s3control" and custom_endpoint():
+                    client.meta.events.register("before-sign.s3-control", _drop_account_host)
                 self._clients[key] = client
         return AccountClient(client, credentials)
 
