@@ -91,3 +91,32 @@ def test_access_denied_becomes_unknown(aws: AwsSession, monkeypatch: pytest.Monk
     assert isinstance(result, Unknown)
     assert result.error_code == "AccessDenied"
     assert result.describe() == "cloudtrail:ListTrails failed: AccessDenied (no)"
+
+
+def test_s3_control_reaches_a_custom_endpoint_without_the_account_host_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a custom endpoint (here moto's server) `<account>.127.0.0.1` would not resolve."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+        account = "123456789012"
+        aws = AwsSession(max_attempts=1)
+        result = call(
+            aws.client("s3control", "us-east-1"),
+            "GetPublicAccessBlock",
+            AccountId=account,
+            absent=("NoSuchPublicAccessBlockConfiguration",),
+        )
+        # Reaching the server is the point: AWS's "none configured" answer, not a DNS failure.
+        assert result is None
+    finally:
+        server.stop()
