@@ -1,7 +1,9 @@
 """`trailcheck verify-logs` for an account or an organization: which trails, which chains,
 read with whose credentials, with which keys; then every chain verified in a bounded pool.
 
-Read-only and metered: every AWS call goes through the scanner's `AwsSession`.
+Read-only and metered: every AWS call goes through the scanner's `AwsSession`. The IAM actions
+are declared by `trailcheck.scanner.collectors.LOG_VERIFICATION` (and the trail, bucket-owner,
+region and organization collectors it reuses).
 
 1. Per account in scope (in parallel): ListTrails, ListBuckets (who owns which bucket, as the
    scanner finds it) and DescribeRegions (the enabled regions).
@@ -390,6 +392,14 @@ def _units(
             regions_here = (trail.home,) if not trail.multi_region else _scoped(view, options)
             if regions_here is None:
                 regions_here = (trail.home,)
+                scope.errors.append(
+                    CheckError(
+                        subject=account_id,
+                        operation="ec2:DescribeRegions",
+                        reason=f"enabled regions unknown: only the home region of {trail.arn} "
+                        "was verified (give --region to name the regions)",
+                    )
+                )
             for region in regions_here:
                 units.append(
                     _Unit(
