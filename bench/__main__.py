@@ -1,7 +1,8 @@
-"""`make bench` / `python -m bench`: the organization-scan benchmark.
+"""`make bench` / `python -m bench`: the organization-scan and verify-logs benchmarks.
 
-Defaults finish in a few minutes (N = 10 and 50, two regions and all regions); `--full`
-runs the issue's sweep (N = 10, 50, 200).
+Defaults finish in a few minutes: the organization scan at N = 10 and 50 (two regions and all
+regions), then `verify-logs` on 2,000 log files (the verifier, the command, and the AWS CLI when
+installed). `--full` runs the organization sweep N = 10, 50, 200; `--suite` picks the benchmarks.
 """
 
 from __future__ import annotations
@@ -9,22 +10,46 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.org_bench import main
-
 
 def cli() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--suite", default="org,verify-logs", help="comma list: org, verify-logs (default: both)"
+    )
     parser.add_argument("--sizes", default="10,50", help="comma list of organization sizes")
     parser.add_argument("--full", action="store_true", help="N = 10, 50, 200")
     parser.add_argument(
         "--regions", default="2,all", help="'2' (us-east-1, eu-west-1), 'all', or both"
     )
     parser.add_argument("--max-workers", type=int, default=16)
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, help="also write the org results here")
+    parser.add_argument("--verify-files", type=int, default=2000, help="verify-logs: log files")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="verify-logs: added per S3 request"
+    )
     args = parser.parse_args()
-    sizes = [10, 50, 200] if args.full else [int(s) for s in args.sizes.split(",") if s]
-    modes = [m.strip() for m in args.regions.split(",") if m.strip()]
-    return main(sizes, modes, args.max_workers, args.json)
+    suites = {s.strip() for s in args.suite.split(",") if s.strip()}
+    unknown = suites - {"org", "verify-logs"}
+    if unknown:
+        parser.error(f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs)")
+    code = 0
+    if "org" in suites:
+        from bench.org_bench import main
+
+        sizes = [10, 50, 200] if args.full else [int(s) for s in args.sizes.split(",") if s]
+        modes = [m.strip() for m in args.regions.split(",") if m.strip()]
+        code |= main(sizes, modes, args.max_workers, args.json)
+    if "verify-logs" in suites:
+        from bench.verify_logs import main as verify_main
+
+        code |= verify_main(
+            [
+                "--files", str(args.verify_files),
+                "--workers", str(args.max_workers),
+                "--latency-ms", str(args.latency_ms),
+            ]
+        )  # fmt: skip
+    return code
 
 
 if __name__ == "__main__":

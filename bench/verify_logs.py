@@ -1,13 +1,17 @@
 """Benchmark the log-integrity verifier (and `aws cloudtrail validate-logs`) on a moto S3 server.
 
     python bench/verify_logs.py --files 10000 [--per-digest 100] [--workers 16] [--latency-ms 20]
+    python -m bench --suite verify-logs --verify-files 2000     # the same, from `make bench`
 
 Starts moto's ThreadedMotoServer on 127.0.0.1 (a free port, in a child process so the
 verifier's memory is measured alone), writes `--files` small log files and hourly signed digests
 with the test writer, then times `verify_trail_logs` and reports files/second and peak memory
 (tracemalloc peak of a second, traced run; and the process's max RSS).
 
-If the `aws` CLI is on PATH it is timed on the same chain. moto does not implement CloudTrail
+Then the command itself, `python -m trailcheck verify-logs --trail ARN --public-key PEM ...`, is
+timed on the same chain in a subprocess (its endpoint is the moto server: session set-up,
+ListTrails, DescribeTrails, the bucket owner, then the same verification; `--no-command` skips
+it). If the `aws` CLI is on PATH it is timed on the same chain. moto does not implement CloudTrail
 ListPublicKeys, so the CLI's CloudTrail endpoint (AWS_ENDPOINT_URL_CLOUDTRAIL) is a tiny local
 HTTP server that answers that one call with the test key; S3 goes to moto (AWS_ENDPOINT_URL_S3).
 
@@ -43,7 +47,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "bench-trail-bucket"
-ACCOUNT = "111122223333"
+ACCOUNT = "123456789012"  # moto's default account: the caller of the command
 REGION = "us-east-1"
 TRAIL = "bench-trail"
 FIRST_END = datetime(2026, 1, 5, 1, 1, 31, tzinfo=UTC)
@@ -289,6 +293,53 @@ def run_cli(
     }
 
 
+def run_command(
+    endpoint: str, writer: Any, key: Any, start: datetime, end: datetime, workers: int
+) -> dict[str, Any]:
+    """Time `trailcheck verify-logs` (offline key, so moto needs no ListPublicKeys) end to end."""
+    import tempfile
+
+    from cryptography.hazmat.primitives import serialization
+
+    with tempfile.TemporaryDirectory(prefix="verify-bench-") as tmp:
+        pem = Path(tmp) / "key.pem"
+        pem.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        out = Path(tmp) / "out"
+        env = {
+            **os.environ,
+            **CREDENTIALS,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "PYTHONPATH": str(ROOT),
+        }
+        command = [
+            sys.executable, "-m", "trailcheck", "verify-logs",
+            "--trail", writer.trail_arn, "--public-key", str(pem), "--region", REGION,
+            "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "--end", end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "--format", "json", "--output-dir", str(out), "--quiet",
+            "--max-workers", str(workers),
+        ]  # fmt: skip
+        began = time.perf_counter()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - began
+        report = json.loads((out / "report.json").read_text()) if done.returncode < 2 else {}
+    summary = report.get("summary", {})
+    return {
+        "exit_code": done.returncode,
+        "seconds": round(seconds, 3),
+        "log_files_valid": summary.get("log_files_valid"),
+        "api_calls": sum(report.get("metadata", {}).get("api_calls", {}).values()),
+        "stderr_tail": done.stderr.strip().splitlines()[-3:],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -297,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=16, help="verifier max_workers")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added per S3 request")
     parser.add_argument("--no-cli", action="store_true", help="skip the aws CLI comparison")
+    parser.add_argument(
+        "--no-command", action="store_true", help="skip timing `trailcheck verify-logs` itself"
+    )
     args = parser.parse_args(argv)
     sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "verify")]
     os.environ.update(CREDENTIALS)
@@ -312,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         writer, key, start, end = write_chain(writer_s3, args.files, args.per_digest)
         write_seconds = time.perf_counter() - began
+        boto3.client("cloudtrail", region_name=REGION, endpoint_url=moto_endpoint).create_trail(
+            Name=TRAIL, S3BucketName=BUCKET, EnableLogFileValidation=True
+        )
 
         endpoint, proxy = moto_endpoint, None
         if args.latency_ms > 0:
@@ -320,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"verifying with max_workers={args.workers} via {endpoint} ...")
         result, seconds, peak = run_verifier(s3, writer, key, start, end, args.workers)
         files = result.log_files_valid + result.log_files_modified + result.log_files_deleted
+        command: dict[str, Any] = {"skipped": "--no-command"}
+        if not args.no_command:
+            _log("running trailcheck verify-logs ...")
+            command = run_command(endpoint, writer, key, start, end, args.workers)
+            command["files_per_second"] = round(args.files / command["seconds"], 1)
         cli: dict[str, Any] = {"skipped": "--no-cli"}
         if not args.no_cli:
             _log("running aws cloudtrail validate-logs ...")
@@ -341,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         "process_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "ok": result.ok,
         "log_files_valid": result.log_files_valid,
+        "trailcheck_verify_logs": command,
         "aws_cli": cli,
     }
     print(json.dumps(report))

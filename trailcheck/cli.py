@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -58,7 +58,9 @@ from trailcheck.snapshot import load_inventory, load_report, write_text_atomic
 if TYPE_CHECKING:
     from trailcheck.scanner.org import AccountSelection, RoleSpec
     from trailcheck.scanner.progress import ScanObserver
+    from trailcheck.scanner.scan import AccountTarget
     from trailcheck.scanner.session import AwsSession
+    from trailcheck.verify import KeyRing
 
 app = typer.Typer(
     name="trailcheck",
@@ -658,6 +660,195 @@ def formats() -> None:
     """List the report formats."""
     for name, cls in sorted(available().items()):
         sys.stdout.write(f"{name}\t{cls.filename}\n")
+
+
+TrailOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trail",
+        help="Trail ARN to verify (repeatable), as the caller's account sees it. Default: every "
+        "trail of the account (with --org: of every account).",
+    ),
+]
+TimeHelp = "ISO 8601 UTC time, e.g. 2026-11-21T10:00:00Z"
+PublicKeyOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--public-key",
+        help="CloudTrail public key file, PEM or DER (repeatable): verify offline with these "
+        "keys instead of calling ListPublicKeys.",
+    ),
+]
+DEFAULT_VERIFY_OUTPUT_DIR = Path("trailcheck-verify")
+DEFAULT_VERIFY_WINDOW = timedelta(hours=24)
+
+
+def _utc_time(flag: str, value: str) -> datetime:
+    """An ISO 8601 time with a zone (`Z` or an offset), as aware UTC; else a UserError."""
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{flag}: {value!r} is not an ISO 8601 time ({TimeHelp})") from None
+    if parsed.tzinfo is None or "T" not in text.upper():
+        raise UserError(f"{flag}: {value!r} needs a time and a zone ({TimeHelp})")
+    return parsed.astimezone(UTC)
+
+
+def _window(start: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """--start/--end, by default the 24 hours before now."""
+    last = _utc_time("--end", end) if end else now
+    first = _utc_time("--start", start) if start else last - DEFAULT_VERIFY_WINDOW
+    if first >= last:
+        raise UserError(
+            f"--start: {first:%Y-%m-%dT%H:%M:%SZ} is not before --end {last:%Y-%m-%dT%H:%M:%SZ}"
+        )
+    return first, last
+
+
+def _trail_arns(values: list[str] | None, org: OrgRequest | None) -> tuple[str, ...]:
+    from pydantic import ValidationError
+
+    from trailcheck.verify import TrailLocation
+
+    arns = tuple(dict.fromkeys(v.strip() for v in values or () if v.strip()))
+    if arns and org is not None:
+        raise UserError("--trail: not with --org (--trail names trails of the caller's account)")
+    for arn in arns:
+        try:
+            TrailLocation(trail_arn=arn)
+        except ValidationError:
+            raise UserError(
+                f"--trail: {arn!r} is not a trail ARN "
+                "(arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME)"
+            ) from None
+    return arns
+
+
+def _key_ring(paths: list[Path] | None) -> KeyRing | None:
+    from trailcheck.verify import KeyRing, load_key_file
+
+    if not paths:
+        return None
+    keys = []
+    for path in paths:
+        try:
+            keys.append(load_key_file(path))
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise UserError(f"--public-key: {path}: {reason}") from None
+    return KeyRing(keys)
+
+
+@app.command("verify-logs")
+def verify_logs(
+    trail: TrailOpt = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help=f"Window start, {TimeHelp} (default: end - 24 h).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help=f"Window end, {TimeHelp} (default: now).")
+    ] = None,
+    public_key: PublicKeyOpt = None,
+    profile: ProfileOpt = None,
+    region: RegionOpt = None,
+    format: Annotated[
+        str, typer.Option("--format", help="Comma list of report formats: json, html.")
+    ] = DEFAULT_FORMATS,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="Directory for report.json / report.html.")
+    ] = DEFAULT_VERIFY_OUTPUT_DIR,
+    quiet: QuietOpt = False,
+    max_workers: WorkersOpt = 16,
+    org: OrgOpt = False,
+    accounts: AccountsOpt = None,
+    exclude_accounts: ExcludeAccountsOpt = None,
+    ou: OuOpt = None,
+    role_name: RoleNameOpt = None,
+    role_path: RolePathOpt = None,
+    external_id: ExternalIdOpt = None,
+    role_arn_template: RoleArnTemplateOpt = None,
+) -> None:
+    """Prove the trails' log files were not touched: verify the signed digest chains and every
+    log file they list, per trail, account and region, for a time window.
+
+    Exit codes: 0 = every chain verified; 1 = something is invalid, missing, modified, deleted,
+    unverified, a gap, validation disabled, or not verified; 2 = bad input; 3 = could not run.
+    """
+    from trailcheck.reports.verification import FORMATS, parse_formats, print_verification
+    from trailcheck.verify.run import VerifyOptions
+    from trailcheck.verify.run import verify_logs as run_verification
+
+    now = datetime.now(UTC)  # the one wall-clock read: it places the default window
+    first, last = _window(start, end, now)
+    org_request = _org_request(
+        org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
+    )
+    arns = _trail_arns(trail, org_request)
+    keys = _key_ring(public_key)
+    names = parse_formats(format)
+    requested = _regions(region)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"--output-dir: {output_dir} exists and is not a directory")
+    session = _session(profile, max_workers)
+    api_region = (requested or (None,))[0] or session.default_region or "us-east-1"
+    scope = _targets(session, api_region, org_request, max_workers)
+    options = VerifyOptions(
+        start=first,
+        end=last,
+        now=now,
+        api_region=api_region,
+        regions=requested,
+        trail_arns=arns,
+        keys=keys,
+        max_workers=max_workers,
+        partition=scope.partition,
+    )
+    report = run_verification(scope.targets, session, options, **scope.extra)
+    console = _console(quiet)
+    print_verification(report, console)
+    for name in names:
+        filename, render = FORMATS[name]
+        write_text_atomic(output_dir / filename, render(report))
+        console.print(f"wrote {output_dir / filename}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _session(profile: str | None, max_workers: int) -> AwsSession:
+    from trailcheck.scanner.session import AwsSession
+
+    try:
+        return AwsSession(profile, max_pool_connections=max(32, 2 * max_workers))
+    except Exception as exc:  # botocore's ProfileNotFound and friends
+        raise UserError(f"--profile: {exc}") from None
+
+
+@dataclass(frozen=True)
+class _Targets:
+    targets: list[AccountTarget]
+    partition: str
+    extra: dict[str, Any]
+
+
+def _targets(
+    session: AwsSession, api_region: str, org: OrgRequest | None, max_workers: int
+) -> _Targets:
+    """The caller's account, or every selected account of the organization (entered)."""
+    from trailcheck.scanner.accounts import current_account
+    from trailcheck.scanner.org import organization_targets
+
+    if org is None:
+        targets, partition = current_account(session, api_region)
+        return _Targets(targets, partition, {})
+    scope = organization_targets(
+        session, api_region, role=org.role, selection=org.selection, max_workers=max_workers
+    )
+    extra = {
+        "organization_id": scope.organization.organization_id,
+        "management_account_id": scope.organization.management_account_id,
+        "skipped": scope.skipped,
+    }
+    return _Targets(scope.targets, scope.partition, extra)
 
 
 @app.command()

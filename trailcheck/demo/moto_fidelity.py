@@ -22,6 +22,13 @@ layer — rather than by bending trailcheck's own code:
 * ListSubscriptionsByTopic shows e-mail and HTTP(S) subscriptions as "PendingConfirmation"
   (moto: confirmed at once; AWS waits for the recipient to confirm). SQS, Lambda and the other
   AWS-endpoint protocols are confirmed at once, as in AWS.
+* CloudTrail ListPublicKeys (moto: not implemented) answers with the digest-signing public keys
+  registered for the region through `faithful_moto(public_keys=...)`, whose validity overlaps the
+  requested [StartTime, EndTime] (both default to now, as in AWS): `Value` is the DER key,
+  `Fingerprint` the hex MD5 of those bytes. AWS holds the private half; a simulation has to be
+  told which key "CloudTrail" signs with, so the test or demo that writes signed digests
+  registers its public key here. A region with no registered key answers an empty list (AWS
+  always has one; this is how a test simulates a key that cannot be found).
 
 Not patched: CloudWatch Logs TestMetricFilter, which moto does not implement (it raises
 NotImplementedError in-process). trailcheck records that as an unknown answer; it never fakes
@@ -32,10 +39,14 @@ AWS's evaluator with its own.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -86,9 +97,51 @@ def _description(trail: Any, original: Any) -> dict[str, Any]:
     return desc
 
 
+@dataclass(frozen=True)
+class SigningPublicKey:
+    """A CloudTrail digest-signing public key of a simulated region (for ListPublicKeys)."""
+
+    der: bytes
+    """The public key as DER (PKCS#1 RSAPublicKey, the form ListPublicKeys returns)."""
+    valid_from: datetime
+    valid_to: datetime
+
+
+def _epoch(value: Any, default: datetime) -> datetime:
+    if value is None:
+        return default
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _public_keys_answer(
+    keys: Sequence[SigningPublicKey], start: datetime, end: datetime
+) -> dict[str, Any]:
+    return {
+        "PublicKeyList": [
+            {
+                "Value": base64.b64encode(key.der).decode(),
+                "ValidityStartTime": key.valid_from.timestamp(),
+                "ValidityEndTime": key.valid_to.timestamp(),
+                "Fingerprint": hashlib.md5(key.der, usedforsecurity=False).hexdigest(),
+            }
+            for key in keys
+            if key.valid_from <= end and key.valid_to >= start
+        ]
+    }
+
+
 @contextmanager
-def faithful_moto() -> Iterator[None]:
-    """Make moto's CloudTrail, STS and S3 answers match AWS (see the module doc)."""
+def faithful_moto(
+    public_keys: Mapping[str, Sequence[SigningPublicKey]] | None = None,
+) -> Iterator[None]:
+    """Make moto's CloudTrail, STS and S3 answers match AWS (see the module doc).
+
+    `public_keys`: region -> the digest-signing public keys CloudTrail ListPublicKeys returns
+    there (none: an empty list in every region).
+    """
+    registered = {region: tuple(keys) for region, keys in (public_keys or {}).items()}
     from moto.cloudtrail import models as ct_models
     from moto.cloudtrail import responses as ct_responses
 
@@ -232,6 +285,12 @@ def faithful_moto() -> Iterator[None]:
             }
         )
 
+    def list_public_keys(self: Any) -> str:
+        now = datetime.now(UTC)
+        start = _epoch(self._get_param("StartTime"), now)
+        end = _epoch(self._get_param("EndTime"), now)
+        return json.dumps(_public_keys_answer(registered.get(self.region, ()), start, end))
+
     original_get_status = ct_responses.CloudTrailResponse.get_trail_status
     original_get_selectors = ct_responses.CloudTrailResponse.get_event_selectors
 
@@ -242,6 +301,7 @@ def faithful_moto() -> Iterator[None]:
         patch(mock.patch.object(cls, "describe_trails", describe_trails))
         patch(mock.patch.object(cls, "get_trail_status", trail_status))
         patch(mock.patch.object(cls, "get_event_selectors", event_selectors))
+        patch(mock.patch.object(cls, "list_public_keys", list_public_keys, create=True))
         patch(mock.patch.object(sts_models.STSBackend, "assume_role", assume_role))
         patch(mock.patch.object(s3_cls, "_bucket_response_put", bucket_put))
         patch(mock.patch.object(s3_cls, "get_bucket_versioning", get_versioning))

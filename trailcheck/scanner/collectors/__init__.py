@@ -26,6 +26,20 @@ ACCOUNT_DISCOVERY = CollectorSpec(
     ),
 )
 
+# `trailcheck verify-logs`: digests and log files are read from the trail buckets (ListObjectsV2
+# is s3:ListBucket) and keys come from ListPublicKeys. Reading the log files of an SSE-KMS trail
+# also needs kms:Decrypt on the trail's key (granted in the key policy; see docs/verify-logs.md).
+LOG_VERIFICATION = CollectorSpec(
+    name="verify-logs",
+    provides=frozenset({"log_integrity"}),
+    permissions=(
+        "cloudtrail:ListPublicKeys",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:GetBucketLocation",
+    ),
+)
+
 
 def all_collectors() -> tuple[CollectorSpec, ...]:
     """Every collector's declaration, for the IAM policy and the meta-tests."""
@@ -40,4 +54,5 @@ def all_collectors() -> tuple[CollectorSpec, ...]:
         sns.SPEC,
         events.SPEC,
         logs.CONFIRM_SPEC,
+        LOG_VERIFICATION,
     )
