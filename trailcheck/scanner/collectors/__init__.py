@@ -21,8 +21,9 @@ ACCOUNT_DISCOVERY = CollectorSpec(
         "sts:GetCallerIdentity",
         "organizations:DescribeOrganization",
         "organizations:ListAccounts",
-        "organizations:ListParents",
-        "organizations:DescribeOrganizationalUnit",
+        "organizations:ListRoots",
+        "organizations:ListOrganizationalUnitsForParent",
+        "organizations:ListAccountsForParent",
     ),
 )
 
