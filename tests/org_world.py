@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import boto3
 
-from trailcheck.demo.organization import cloudtrail_bucket_policy
+from trailcheck.demo.organization import cloudtrail_bucket_policy, member_session
 
 REGION = "us-east-1"
 ROLE = "OrganizationAccountAccessRole"
@@ -42,16 +42,7 @@ class OrgWorld:
         return self.accounts["management"]
 
 
-def member(base: boto3.Session, account_id: str) -> boto3.Session:
-    creds = base.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE}", RoleSessionName="builder"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=REGION,
-    )
+member = member_session  # enter a member account through its access role
 
 
 def build_org_world() -> OrgWorld:

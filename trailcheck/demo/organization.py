@@ -47,7 +47,8 @@ def _caller_session() -> boto3.Session:
     )
 
 
-def _member_session(base: boto3.Session, account_id: str) -> boto3.Session:
+def member_session(base: boto3.Session, account_id: str) -> boto3.Session:
+    """A boto3 session inside member `account_id`, through its organization access role."""
     creds = base.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE}", RoleSessionName="demo-builder"
     )["Credentials"]
@@ -301,7 +302,7 @@ def build_demo_organization() -> DemoOrganization:
     for name in ("log-archive", "workload-prod", "workload-legacy", "sandbox", "acquired"):
         status = org.create_account(Email=f"{name}@example.com", AccountName=name)
         accounts[name] = status["CreateAccountStatus"]["AccountId"]
-    sessions = {n: _member_session(base, a) for n, a in accounts.items() if n != "management"}
+    sessions = {n: member_session(base, a) for n, a in accounts.items() if n != "management"}
     sessions["management"] = base
 
     # log-archive: the central bucket, versioned, locked, encrypted, private.
