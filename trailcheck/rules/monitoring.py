@@ -133,15 +133,36 @@ def _rationale(key: str) -> str:
 
 
 def _control_mappings(key: str) -> dict[str, tuple[str, ...]]:
+    """The CIS controls the rule decides: CIS's audit asks that the control's events reach an
+    alarm with a subscriber through a metric filter on a qualifying trail's log group, and the
+    rule applies that test to the meaning of the filters (SEMANTICS.md: an equivalent rewrite
+    of the CIS pattern passes; the evidence names the filters and the path)."""
     control = controls()[key]
-    mapped = {
+    return {
         framework: (control.cis_ids[version],)
         for framework, version in FRAMEWORK_VERSIONS.items()
         if version in control.cis_ids
     }
+
+
+# Monitoring contributes to these requirements; none of them is a metric-filter test.
+MONITORING_RELATED: dict[str, tuple[str, ...]] = {
+    "pci-dss-4.0": ("10.4.1",),
+    "nist-800-53-r5": ("AU-6", "SI-4"),
+    "soc2": ("CC7.2", "CC7.3"),
+    "iso-27001-2022": ("A.8.16",),
+}
+
+
+def _related_mappings(key: str) -> dict[str, tuple[str, ...]]:
+    """Controls the rule relates to: Security Hub's CloudWatch.x fail unless the exact CIS
+    pattern text is used and give NO_DATA to members of an organization trail, where this
+    rule judges by meaning and follows the organization trail; and the wider frameworks."""
+    control = controls()[key]
+    related = dict(MONITORING_RELATED)
     if control.security_hub_id:
-        mapped["aws-fsbp"] = (control.security_hub_id,)
-    return mapped
+        related["aws-fsbp"] = (control.security_hub_id,)
+    return related
 
 
 def control_rule(key: str, rule_id: str, severity: Severity) -> Rule:
@@ -158,6 +179,7 @@ def control_rule(key: str, rule_id: str, severity: Severity) -> Rule:
         rationale=_rationale(key),
         remediation=_remediation(key),
         controls=_control_mappings(key),
+        related_controls=_related_mappings(key),
         requires=REQUIRES,
         evaluate=evaluate,
         params=MonitoringParams,
@@ -185,7 +207,10 @@ def _aws_check(inventory: Inventory, analysis: Analysis, key: str) -> dict[str, 
 def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[Finding]:
     """One finding per reachable account: covered (PASS), not (FAIL) or cannot tell (ERROR)."""
     control = controls()[key]
-    cis = {f: ids[0] for f, ids in _control_mappings(key).items()}
+    mapped = _control_mappings(key) | {
+        f: ids for f, ids in _related_mappings(key).items() if f == "aws-fsbp"
+    }
+    cis = {f: ids[0] for f, ids in mapped.items()}
     partition = inventory.metadata.partition
     for account in inventory.reachable_accounts():
         base: dict[str, Any] = {
