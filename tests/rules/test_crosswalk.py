@@ -38,6 +38,7 @@ from trailcheck.model import (
 )
 from trailcheck.reports._util import control_rollup, fix_for
 from trailcheck.reports.csv_report import CsvReporter
+from trailcheck.reports.html_report import HtmlReporter
 from trailcheck.reports.junit import JunitReporter
 from trailcheck.reports.ocsf import OcsfReporter
 from trailcheck.reports.sarif import SarifReporter
@@ -402,6 +403,11 @@ def test_reporters_keep_related_controls_out_of_control_fields() -> None:
     )
     assert "requirements" not in logging_fail["compliance"]
     assert "cis-aws-3.0 3.1" in logging_fail["unmapped"]["related_controls"]
+    html = HtmlReporter().render(report)
+    assert "(relates to: aws-fsbp CloudTrail.1;" in html
+    rollup = html[html.index('id="controls"') : html.index('class="filters"')]
+    assert "<code>3.1</code>" in rollup and "CT.TRAIL.LOGGING" in rollup  # listed as related
+    assert f"aws cloudtrail start-logging --name {stopped.arn}" in html
     junit = JunitReporter().render(report)
     assert "relates to (does not decide): aws-fsbp CloudTrail.1" in junit
     assert f"aws cloudtrail start-logging --name {stopped.arn}" in junit
