@@ -148,7 +148,10 @@ def coverage_matrix(report: Report) -> dict[str, list[dict[str, Any]]]:
             "finding": f,
             "cis": " · ".join(
                 f"{label} {cis[key]}"
-                for key, label in (("cis-aws-5.0", "CIS 5.0"), ("aws-fsbp", "Security Hub"))
+                for key, label in (
+                    ("cis-aws-5.0", "CIS 5.0"),
+                    ("aws-fsbp", "relates to Security Hub"),
+                )
                 if isinstance(cis := coverage.get("cis"), dict) and key in cis
             ),
             "cells": [
