@@ -65,8 +65,11 @@ def sse_kms(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     # Relates only: CIS 3.7/3.5 and CloudTrail.2 pass a trail whose key is disabled or pending
     # deletion (they test KmsKeyId alone); CT.TRAIL.SSE_KMS decides them.
     controls={},
+    # It also relates to KMS.3 (no key scheduled for deletion), which looks at every key,
+    # not at whether a trail can still encrypt with it.
     related_controls={
         **SSE_KMS_CONTROLS,
+        "aws-fsbp": ("CloudTrail.2", "KMS.3"),
         "pci-dss-4.0": ("10.3.1",),
         "nist-800-53-r5": ("AU-9",),
     },

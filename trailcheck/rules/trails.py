@@ -24,7 +24,10 @@ from trailcheck.rules.base import Remediation, RuleContext, rule
         "cis-aws-5.0": ("3.1",),
         "aws-fsbp": ("CloudTrail.1",),
     },
+    # Relates to CloudTrail.3 ("at least one trail enabled", evaluated per region by the
+    # cloudtrail-enabled Config rule): any logging trail passes it, multi-region or not.
     related_controls={
+        "aws-fsbp": ("CloudTrail.3",),
         "pci-dss-4.0": (
             "10.2.1",
             "10.2.1.2",
