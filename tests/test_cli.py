@@ -21,6 +21,22 @@ def good_account(boto: boto3.Session) -> None:
     s3 = boto.client("s3")
     s3.create_bucket(Bucket="acct-trail-logs", ObjectLockEnabledForBucket=True)
     protect_log_bucket(s3, "acct-trail-logs", "acct-access-logs")
+    # What Security Hub's S3.20 and S3.1 test (the demo protects its buckets with Object Lock
+    # and bucket-level Block Public Access, which trailcheck's own rules accept).
+    s3.put_bucket_versioning(
+        Bucket="acct-trail-logs",
+        VersioningConfiguration={"Status": "Enabled", "MFADelete": "Enabled"},
+        MFA="arn:aws:iam::123456789012:mfa/root-account-mfa-device 123456",
+    )
+    boto.client("s3control").put_public_access_block(
+        AccountId="123456789012",
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
     s3.put_bucket_policy(
         Bucket="acct-trail-logs",
         Policy=cloudtrail_bucket_policy(

@@ -34,10 +34,17 @@ def test_rule_metadata_is_complete(rule) -> None:
     assert rule.title and rule.rationale and len(rule.rationale) > 40
     assert rule.remediation.summary and rule.remediation.cli and rule.remediation.terraform
     known = frameworks()
+    for kind, mapping in (("controls", rule.controls), ("related_controls", rule.related_controls)):
+        for framework, ids in mapping.items():
+            assert framework in known, f"{rule.id}: unknown framework {framework} in {kind}"
+            assert ids, f"{rule.id}: empty {kind} list for {framework}"
+            for control in ids:
+                assert control in known[framework], (
+                    f"{rule.id}: unknown control {framework} {control} in {kind}"
+                )
     for framework, ids in rule.controls.items():
-        assert framework in known, f"{rule.id}: unknown framework {framework}"
-        for control in ids:
-            assert control in known[framework], f"{rule.id}: unknown control {framework} {control}"
+        both = set(ids) & set(rule.related_controls.get(framework, ()))
+        assert not both, f"{rule.id}: {framework} {both} both decided and related"
 
 
 def test_every_rule_requirement_is_provided_by_a_collector() -> None:

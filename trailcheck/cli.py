@@ -628,13 +628,15 @@ def diff(
 
 @app.command("rules")
 def list_rules() -> None:
-    """List every rule: id, severity, title and control mappings (tab-separated when piped)."""
+    """List every rule: id, severity, title, the controls it decides and those it relates to
+    (tab-separated when piped)."""
     rows = [
         (
             r.id,
             r.severity.value,
             r.title,
             "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.controls.items())),
+            "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.related_controls.items())),
         )
         for r in load_rules()
     ]
@@ -642,7 +644,7 @@ def list_rules() -> None:
         sys.stdout.writelines("\t".join(row) + "\n" for row in rows)
         return
     table = Table(show_header=True, header_style="bold", expand=True)
-    for column in ("id", "severity", "title", "controls"):
+    for column in ("id", "severity", "title", "decides", "relates to"):
         table.add_column(column)
     for row in rows:
         table.add_row(*row)

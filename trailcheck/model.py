@@ -546,6 +546,13 @@ class Waiver(_Frozen):
     expired: bool = False
 
 
+class RemediationInfo(_Frozen):
+    summary: str
+    console: str | None = None
+    cli: str | None = None
+    terraform: str | None = None
+
+
 class Finding(_Frozen):
     rule_id: str
     title: str
@@ -557,18 +564,18 @@ class Finding(_Frozen):
     resource_type: str
     reason: str
     evidence: dict[str, JsonValue] = Field(default_factory=dict)
+    # Framework controls this finding *decides* (its verdict is the control's verdict under
+    # that framework's exact test): the only ones a control roll-up counts.
     controls: dict[str, list[str]] = Field(default_factory=dict)
+    # Controls it only relates to (trailcheck's own or a partial test): shown, never rolled up.
+    related_controls: dict[str, list[str]] = Field(default_factory=dict)
+    # The fix for this finding's state with its known names filled in, when it differs from
+    # the rule's general remediation (None: the rule's remediation applies).
+    remediation: RemediationInfo | None = None
     waiver: Waiver | None = None
 
     def sort_key(self) -> tuple[str, str, str, str, str]:
         return (self.account_id, self.region or "", self.rule_id, self.resource_arn, self.reason)
-
-
-class RemediationInfo(_Frozen):
-    summary: str
-    console: str | None = None
-    cli: str | None = None
-    terraform: str | None = None
 
 
 class RuleInfo(_Frozen):
@@ -580,7 +587,8 @@ class RuleInfo(_Frozen):
     resource_type: str
     rationale: str
     remediation: RemediationInfo
-    controls: dict[str, list[str]]
+    controls: dict[str, list[str]]  # decides
+    related_controls: dict[str, list[str]] = Field(default_factory=dict)  # relates to only
 
 
 class Summary(_Frozen):

@@ -50,9 +50,12 @@ def test_json_report_is_deterministic_and_carries_the_contract() -> None:
         "reason",
         "evidence",
         "controls",
+        "related_controls",
     ):
         assert key in finding
-    assert data["summary"]["by_status"]["FAIL"] == 2  # no validation, no KMS on "bad"
+    # "bad": no validation; no KMS key (CT.TRAIL.SSE_KMS decides CloudTrail.2, and
+    # CT.TRAIL.KMS_ENCRYPTION, which relates to it, fails too)
+    assert data["summary"]["by_status"]["FAIL"] == 3
     assert set(data["metadata"]) >= {"tool_version", "accounts", "regions", "api_calls"}
     assert Report.model_validate(data) == sample_report()
 

@@ -175,7 +175,48 @@ CASES: list[tuple[str, Rule, dict, dict, dict, Status, Severity | None, str]] = 
         None,
         "cannot be evaluated",
     ),
-    # --- Block Public Access
+    # --- Block Public Access at bucket level (S3.8)
+    (
+        "pab-bucket-level-ok",
+        buckets.public_access_block_bucket_level,
+        {},
+        {},
+        {},
+        Status.PASS,
+        None,
+        "on at bucket level",
+    ),
+    (
+        "pab-bucket-level-none-account-full",  # effective PASS, S3.8 FAIL
+        buckets.public_access_block_bucket_level,
+        {"public_access_block": None, "account_public_access_block": FULL_PAB},
+        {},
+        {},
+        Status.FAIL,
+        Severity.MEDIUM,
+        "no Block Public Access configuration",
+    ),
+    (
+        "pab-bucket-level-partial",
+        buckets.public_access_block_bucket_level,
+        {"public_access_block": PublicAccessBlock(block_public_acls=True)},
+        {},
+        {},
+        Status.FAIL,
+        None,
+        "IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets off at bucket level",
+    ),
+    (
+        "pab-bucket-level-unknown",
+        buckets.public_access_block_bucket_level,
+        {"public_access_block": denied("s3:GetBucketPublicAccessBlock")},
+        {},
+        {},
+        Status.ERROR,
+        None,
+        "s3:GetBucketPublicAccessBlock failed",
+    ),
+    # --- Block Public Access, effective (either level, per setting)
     ("pab-bucket", buckets.public_access_block, {}, {}, {}, Status.PASS, None, "bucket level"),
     (
         "pab-account",
@@ -388,19 +429,20 @@ CASES: list[tuple[str, Rule, dict, dict, dict, Status, Severity | None, str]] = 
     # --- MFA Delete
     ("mfa-on", buckets.mfa_delete, {}, {}, {}, Status.PASS, None, "MFA Delete is enabled"),
     (
+        # S3.20 / CIS 2.1.2 count MFA Delete only: Object Lock lowers the severity, not the verdict
         "mfa-off-object-lock-compliance",
         buckets.mfa_delete,
         {"versioning": Versioning(status="Enabled", mfa_delete="Disabled")},
         {},
         {},
-        Status.PASS,
-        None,
-        "Object Lock COMPLIANCE with 365 days",
+        Status.FAIL,
+        Severity.LOW,
+        "Object Lock COMPLIANCE protects the log versions instead",
     ),
     (
-        "mfa-off-literal-cis",
+        "mfa-off-literal-cis",  # the deprecated parameter still loads with its only value
         buckets.mfa_delete,
-        {"versioning": Versioning(status="Enabled", mfa_delete="Disabled")},
+        {"versioning": Versioning(status="Enabled", mfa_delete="Disabled"), "object_lock": None},
         {},
         {"accept_object_lock": False},
         Status.FAIL,
@@ -430,13 +472,71 @@ CASES: list[tuple[str, Rule, dict, dict, dict, Status, Severity | None, str]] = 
         },
         {},
         {},
+        Status.FAIL,
+        Severity.MEDIUM,
+        "MFA Delete is not enabled",
+    ),
+    (
+        "mfa-versioning-unknown",
+        buckets.mfa_delete,
+        {"versioning": denied("s3:GetBucketVersioning")},
+        {},
+        {},
+        Status.ERROR,
+        None,
+        "s3:GetBucketVersioning failed",
+    ),
+    # --- deletion protection: MFA Delete or Object Lock COMPLIANCE (trailcheck's own reading)
+    ("delprot-mfa", buckets.delete_protection, {}, {}, {}, Status.PASS, None, "MFA Delete"),
+    (
+        "delprot-object-lock-compliance",
+        buckets.delete_protection,
+        {"versioning": Versioning(status="Enabled", mfa_delete="Disabled")},
+        {},
+        {},
+        Status.PASS,
+        None,
+        "Object Lock COMPLIANCE with 365 days",
+    ),
+    (
+        "delprot-governance",
+        buckets.delete_protection,
+        {
+            "versioning": Versioning(status="Enabled"),
+            "object_lock": ObjectLock(enabled=True, mode="GOVERNANCE", days=400),
+        },
+        {},
+        {},
+        Status.FAIL,
+        Severity.MEDIUM,
+        "neither MFA Delete nor Object Lock COMPLIANCE",
+    ),
+    (
+        "delprot-short-retention",
+        buckets.delete_protection,
+        {"versioning": Versioning(status="Enabled")},
+        {},
+        {"retention_days": 400},
+        Status.FAIL,
+        None,
+        "at least 400 days",
+    ),
+    (
+        "delprot-lock-unknown",
+        buckets.delete_protection,
+        {
+            "versioning": Versioning(status="Enabled"),
+            "object_lock": denied("s3:GetObjectLockConfiguration"),
+        },
+        {},
+        {},
         Status.ERROR,
         None,
         "s3:GetObjectLockConfiguration failed",
     ),
     (
-        "mfa-versioning-unknown",
-        buckets.mfa_delete,
+        "delprot-versioning-unknown",
+        buckets.delete_protection,
         {"versioning": denied("s3:GetBucketVersioning")},
         {},
         {},
@@ -694,7 +794,48 @@ CASES: list[tuple[str, Rule, dict, dict, dict, Status, Severity | None, str]] = 
         None,
         "s3:GetBucketEncryption failed",
     ),
-    # --- access logging
+    # --- access logging, the framework reading (LoggingEnabled present, any target)
+    (
+        "logging-enabled-ok",
+        buckets.access_logging_enabled,
+        {},
+        {},
+        {},
+        Status.PASS,
+        None,
+        "enabled (to access-logs-",
+    ),
+    (
+        "logging-enabled-off",
+        buckets.access_logging_enabled,
+        {"logging": None},
+        {},
+        {},
+        Status.FAIL,
+        Severity.MEDIUM,
+        "disabled",
+    ),
+    (
+        "logging-enabled-to-itself",  # CIS 3.4 / CloudTrail.7 / S3.9 pass it; ACCESS_LOGGING fails
+        buckets.access_logging_enabled,
+        {"logging": LoggingTarget(target_bucket=BUCKET)},
+        {},
+        {},
+        Status.PASS,
+        None,
+        f"to {BUCKET}",
+    ),
+    (
+        "logging-enabled-unknown",
+        buckets.access_logging_enabled,
+        {"logging": denied("s3:GetBucketLogging")},
+        {},
+        {},
+        Status.ERROR,
+        None,
+        "s3:GetBucketLogging failed",
+    ),
+    # --- access logging, to another bucket
     ("logging-ok", buckets.access_logging, {}, {}, {}, Status.PASS, None, "access-logs-"),
     (
         "logging-off",
@@ -818,8 +959,12 @@ def test_bucket_rule_paths(
 ALL_BUCKET_RULES = rules_in("trailcheck.rules.buckets")
 
 
+BUCKET_RESOURCE_RULES = [r for r in ALL_BUCKET_RULES if r.resource_type == "AWS::S3::Bucket"]
+
+
 def test_every_bucket_rule_has_a_table_row_and_all_are_listed() -> None:
-    assert {r.id for r in ALL_BUCKET_RULES} == {case[1].id for case in CASES}
+    account_level = {buckets.public_access_block_account_level.id}  # tests in test_crosswalk
+    assert {r.id for r in ALL_BUCKET_RULES} == {case[1].id for case in CASES} | account_level
 
 
 # --- shared buckets, other accounts, what the scan could not see ------------------------------
@@ -846,7 +991,7 @@ def central_inventory(**bucket_overrides: Any) -> Inventory:
     return make_inventory([org_trail, member], accounts, buckets=[bucket])
 
 
-@pytest.mark.parametrize("rule", ALL_BUCKET_RULES, ids=lambda r: r.id)
+@pytest.mark.parametrize("rule", BUCKET_RESOURCE_RULES, ids=lambda r: r.id)
 def test_shared_bucket_is_judged_once_in_its_owner_and_names_every_writer(rule: Rule) -> None:
     findings = run(rule, central_inventory())
     by_account = {f.account_id: f for f in findings}

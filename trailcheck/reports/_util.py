@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote
 
-from trailcheck.model import Finding, Severity
+from trailcheck.model import Finding, RemediationInfo, Report, Severity, Status
 
 # Characters XML 1.0 cannot carry at all (a control character in an AWS name or message).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -16,9 +19,103 @@ def display_status(finding: Finding) -> str:
     return "WAIVED" if finding.waiver is not None else finding.status.value
 
 
-def controls_text(finding: Finding) -> str:
+def mapping_text(mapping: Mapping[str, Sequence[str]]) -> str:
     """`cis-aws-3.0 3.1; aws-fsbp CloudTrail.1` (frameworks sorted)."""
-    return "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(finding.controls.items()))
+    return "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(mapping.items()) if v)
+
+
+def controls_text(finding: Finding) -> str:
+    """The controls the finding *decides* (the only ones a control roll-up counts)."""
+    return mapping_text(finding.controls)
+
+
+def related_text(finding: Finding) -> str:
+    """The controls the finding only relates to (never rolled up)."""
+    return mapping_text(finding.related_controls)
+
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def fill_placeholders(text: str, finding: Finding) -> str:
+    """Put a finding's facts into remediation text: `{bucket}` → the bucket's name.
+
+    A placeholder is filled from the evidence value of the same name (a string), or
+    `{resource_arn}` from the finding; one the finding does not know becomes `BUCKET`-style
+    capitals, so a command never shows braces.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = finding.evidence.get(name)
+        if isinstance(found, str) and found:
+            return found
+        if name == "resource_arn":
+            return finding.resource_arn
+        return name.upper()
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def fix_for(report: Report, finding: Finding) -> RemediationInfo | None:
+    """The fix shown for a finding: its own (state-specific) remediation, else its rule's,
+    with the finding's known names filled in."""
+    info = finding.remediation
+    if info is None:
+        rule = report.rules.get(finding.rule_id)
+        info = rule.remediation if rule else None
+    if info is None:
+        return None
+    return RemediationInfo(
+        summary=fill_placeholders(info.summary, finding),
+        console=fill_placeholders(info.console, finding) if info.console else None,
+        cli=fill_placeholders(info.cli, finding) if info.cli else None,
+        terraform=fill_placeholders(info.terraform, finding) if info.terraform else None,
+    )
+
+
+ROLLUP_ORDER = (Status.FAIL, Status.ERROR, Status.PASS, Status.NOT_APPLICABLE)
+
+
+@dataclass(frozen=True)
+class ControlRollup:
+    """One framework control: its verdict from the findings that decide it (worst first:
+    FAIL, ERROR, PASS, NOT_APPLICABLE; "" when no finding decides it) and the findings that
+    only relate to it (shown, never counted)."""
+
+    framework: str
+    control: str
+    status: str
+    deciding: tuple[Finding, ...]
+    related: tuple[Finding, ...]
+
+
+def control_rollup(report: Report) -> list[ControlRollup]:
+    """Every control some finding names, with its verdict from deciding findings only."""
+    deciding: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    related: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        for framework, ids in f.controls.items():
+            for control in ids:
+                deciding[(framework, control)].append(f)
+        for framework, ids in f.related_controls.items():
+            for control in ids:
+                related[(framework, control)].append(f)
+    rows = []
+    for key in sorted(set(deciding) | set(related), key=_control_sort_key):
+        found = {f.status for f in deciding.get(key, [])}
+        status = next((s.value for s in ROLLUP_ORDER if s in found), "")
+        rows.append(
+            ControlRollup(
+                key[0], key[1], status, tuple(deciding.get(key, ())), tuple(related.get(key, ()))
+            )
+        )
+    return rows
+
+
+def _control_sort_key(key: tuple[str, str]) -> tuple[str, list[tuple[int, str]]]:
+    parts = re.split(r"[.()-]", key[1])
+    return key[0], [(int(p), "") if p.isdigit() else (-1, p) for p in parts if p]
 
 
 def waiver_text(finding: Finding) -> str:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import Report
-from trailcheck.reports._util import controls_text, display_status
+from trailcheck.reports._util import controls_text, display_status, related_text
 
 COLUMNS = (
     "status",
@@ -27,6 +27,7 @@ COLUMNS = (
     "resource_arn",
     "reason",
     "controls",
+    "related_controls",
     "waiver_reason",
     "waiver_owner",
     "waiver_expires",
@@ -61,6 +62,7 @@ class CsvReporter:
                 f.resource_arn,
                 f.reason,
                 controls_text(f),
+                related_text(f),
                 w.reason if w else "",
                 (w.owner or "") if w else "",
                 (w.expires or "") if w else "",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -11,6 +10,8 @@ from typing import Any, ClassVar
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trailcheck.model import Finding, Report, Status
+from trailcheck.reports._util import control_rollup, fill_placeholders, fix_for
+from trailcheck.rules import frameworks
 
 STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
 
@@ -26,22 +27,6 @@ def _environment() -> Environment:
     env.filters["pretty"] = _pretty
     env.filters["fill"] = fill_placeholders
     return env
-
-
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-
-
-def fill_placeholders(text: str, finding: Finding) -> str:
-    """Put a finding's facts into a remediation command: `{trail_arn}` → the trail's ARN."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        found = finding.evidence.get(name)
-        if isinstance(found, str):
-            return found
-        return finding.resource_arn if name.endswith("_arn") else match.group(0)
-
-    return PLACEHOLDER.sub(value, text)
 
 
 def _pretty(value: Any) -> str:
@@ -163,7 +148,10 @@ def coverage_matrix(report: Report) -> dict[str, list[dict[str, Any]]]:
             "finding": f,
             "cis": " · ".join(
                 f"{label} {cis[key]}"
-                for key, label in (("cis-aws-5.0", "CIS 5.0"), ("aws-fsbp", "Security Hub"))
+                for key, label in (
+                    ("cis-aws-5.0", "CIS 5.0"),
+                    ("aws-fsbp", "relates to Security Hub"),
+                )
                 if isinstance(cis := coverage.get("cis"), dict) and key in cis
             ),
             "cells": [
@@ -195,6 +183,9 @@ class HtmlReporter:
             groups=group_findings(report),
             org=org_summary(report),
             coverage=coverage_matrix(report),
+            rollup=control_rollup(report),
+            frameworks=frameworks(),
+            fix=lambda f: fix_for(report, f),
             css=env.loader.get_source(env, "report.css")[0],  # type: ignore[union-attr]
             js=env.loader.get_source(env, "report.js")[0],  # type: ignore[union-attr]
         )

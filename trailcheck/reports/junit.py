@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import ClassVar
 
 from trailcheck.model import Finding, Report, Status
-from trailcheck.reports._util import controls_text, waiver_text, xml_text
+from trailcheck.reports._util import controls_text, fix_for, related_text, waiver_text, xml_text
 
 
 class JunitReporter:
@@ -81,9 +81,14 @@ def _add_outcome(case: ET.Element, f: Finding, report: Report) -> str | None:
         f"reason: {f.reason}",
     ]
     if f.controls:
-        lines.append(f"controls: {controls_text(f)}")
-    if f.status is Status.FAIL and f.rule_id in report.rules:
-        lines.append(f"fix: {report.rules[f.rule_id].remediation.summary}")
+        lines.append(f"decides controls: {controls_text(f)}")
+    if f.related_controls:
+        lines.append(f"relates to (does not decide): {related_text(f)}")
+    remedy = fix_for(report, f) if f.status is Status.FAIL else None
+    if remedy is not None:
+        lines.append(f"fix: {remedy.summary}")
+        if remedy.cli:
+            lines.append(f"fix (CLI): {remedy.cli}")
     if f.evidence:
         lines += ["evidence:", json.dumps(f.evidence, indent=2, sort_keys=True)]
     outcome.text = xml_text("\n".join(lines))

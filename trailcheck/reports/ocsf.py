@@ -7,6 +7,8 @@ Written to OCSF 1.5.0 with the `cloud` profile. The mapping:
   result due to missing information"), NOT_APPLICABLE → 99 Other (`checks[].status` says which).
 - `status_id` (the finding's workflow state): 1 New, or 3 Suppressed for a waived finding
   (the waiver goes in `status_detail` and `unmapped.waiver`); the verdict is never changed.
+- `compliance.standards` / `requirements`: only the controls the finding *decides*; controls
+  it merely relates to go in `unmapped.related_controls` (they never change a control's status).
 - `severity_id`: info 1, low 2, medium 3, high 4, critical 5.
 - `finding_info.uid` and `metadata.uid`: the stable fingerprint (rule + account + region +
   resource), so a SIEM can follow one finding across scans.
@@ -23,7 +25,7 @@ from typing import Any, ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import Finding, Report, Severity, Status
-from trailcheck.reports._util import SEVERITY_TITLE, waiver_text
+from trailcheck.reports._util import SEVERITY_TITLE, fix_for, waiver_text
 
 OCSF_VERSION = "1.5.0"
 CLASS_UID = 2003  # Compliance Finding
@@ -135,9 +137,15 @@ def _event(report: Report, f: Finding, states: dict[str, str]) -> dict[str, Any]
     }
     if f.evidence:
         event["evidences"] = [{"name": "observed", "data": f.evidence}]
-    if f.status is Status.FAIL and info is not None:
-        event["remediation"] = {"desc": info.remediation.summary}
+    remedy = fix_for(report, f) if f.status is Status.FAIL else None
+    if remedy is not None:
+        event["remediation"] = {"desc": remedy.summary}
     unmapped: dict[str, Any] = {}
+    if f.related_controls:
+        # Controls the finding relates to but does not decide: never in `compliance`.
+        unmapped["related_controls"] = [
+            f"{k} {c}" for k, v in sorted(f.related_controls.items()) for c in v
+        ]
     if f.waiver is not None:
         event["status_detail"] = f"waived: {waiver_text(f)}"
         unmapped["waiver"] = f.waiver.model_dump(mode="json")

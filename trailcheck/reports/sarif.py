@@ -21,7 +21,13 @@ from typing import Any, ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import Finding, Report, RuleInfo, Severity, Status
-from trailcheck.reports._util import controls_text, resource_path, waiver_text
+from trailcheck.reports._util import (
+    controls_text,
+    mapping_text,
+    related_text,
+    resource_path,
+    waiver_text,
+)
 
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -104,9 +110,14 @@ def _rule(info: RuleInfo) -> dict[str, Any]:
         text += ["", f"Terraform: {remedy.terraform}"]
         markdown += ["", "Terraform:", "", "```hcl", remedy.terraform, "```"]
     if info.controls:
-        controls = "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(info.controls.items()))
-        text += ["", f"Controls: {controls}"]
-        markdown += ["", f"Controls: {controls}"]
+        controls = mapping_text(info.controls)
+        text += ["", f"Decides controls: {controls}"]
+        markdown += ["", f"Decides controls: {controls}"]
+    if info.related_controls:
+        related = mapping_text(info.related_controls)
+        text += ["", f"Relates to (does not decide): {related}"]
+        markdown += ["", f"Relates to (does not decide): {related}"]
+    # Tags name deciding controls only: a tag is what a control filter or roll-up keys on.
     tags = ["security", "aws", "cloudtrail", "compliance"]
     tags += [f"{k}/{c}" for k, v in sorted(info.controls.items()) for c in v]
     return {
@@ -122,6 +133,8 @@ def _rule(info: RuleInfo) -> dict[str, Any]:
             "problem.severity": _problem_severity(info.severity),
             "security-severity": SECURITY_SEVERITY[info.severity],
             "resourceType": info.resource_type,
+            "controls": {k: list(v) for k, v in sorted(info.controls.items())},
+            "relatedControls": {k: list(v) for k, v in sorted(info.related_controls.items())},
         },
     }
 
@@ -155,6 +168,7 @@ def _result(f: Finding, index: dict[str, int], states: dict[str, str]) -> dict[s
             "resourceArn": f.resource_arn,
             "resourceType": f.resource_type,
             "controls": controls_text(f),
+            "relatedControls": related_text(f),
             "evidence": f.evidence,
         },
     }

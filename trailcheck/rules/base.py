@@ -68,6 +68,8 @@ class Rule:
     evaluate: Evaluate
     params: type[BaseModel] = NoParams
     lifecycle: Literal["stable", "preview", "deprecated"] = "stable"
+    # Controls the rule only relates to; `controls` holds those it decides (SEMANTICS.md).
+    related_controls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def info(self) -> RuleInfo:
         return RuleInfo(
@@ -78,6 +80,7 @@ class Rule:
             rationale=self.rationale,
             remediation=self.remediation.info(),
             controls={k: list(v) for k, v in sorted(self.controls.items())},
+            related_controls={k: list(v) for k, v in sorted(self.related_controls.items())},
         )
 
 
@@ -92,8 +95,23 @@ def rule(
     requires: Iterable[str],
     params: type[BaseModel] = NoParams,
     lifecycle: Literal["stable", "preview", "deprecated"] = "stable",
+    related_controls: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Callable[[Evaluate], Rule]:
-    """Declare a rule; the decorated function's docstring is its rationale."""
+    """Declare a rule; the decorated function's docstring is its rationale.
+
+    `controls`: the framework controls the rule *decides* (its test is the framework's exact
+    test, so its verdict is the control's verdict); `related_controls`: those it only relates
+    to (a stronger, partial or different test). A control is never in both.
+    """
+    related = dict(related_controls or {})
+    both = sorted(
+        f"{framework} {c}"
+        for framework, ids in controls.items()
+        for c in ids
+        if c in related.get(framework, ())
+    )
+    if both:
+        raise ValueError(f"{id}: a control is decided or related, never both: {', '.join(both)}")
 
     def declare(fn: Evaluate) -> Rule:
         return Rule(
@@ -108,6 +126,7 @@ def rule(
             evaluate=fn,
             params=params,
             lifecycle=lifecycle,
+            related_controls=related,
         )
 
     return declare
@@ -131,7 +150,9 @@ class RuleContext:
         evidence: Mapping[str, JsonValue] | None = None,
         severity: Severity | None = None,
         resource_type: str | None = None,
+        remediation: Remediation | None = None,
     ) -> Finding:
+        """A finding of this rule; `remediation` replaces the rule's fix for this state."""
         return Finding(
             rule_id=self.rule.id,
             title=self.rule.title,
@@ -144,6 +165,8 @@ class RuleContext:
             reason=reason,
             evidence=dict(evidence or {}),
             controls={k: list(v) for k, v in sorted(self.rule.controls.items())},
+            related_controls={k: list(v) for k, v in sorted(self.rule.related_controls.items())},
+            remediation=remediation.info() if remediation else None,
         )
 
     def passed(self, **kw: Any) -> Finding:
@@ -212,6 +235,7 @@ class RuleContext:
         account_id: str | None = None,
         evidence: Mapping[str, JsonValue] | None = None,
         severity: Severity | None = None,
+        remediation: Remediation | None = None,
     ) -> Finding:
         """A finding about a log bucket, in its owner account (or `account_id`).
 
@@ -238,6 +262,7 @@ class RuleContext:
             reason=reason,
             evidence=base | dict(evidence or {}),
             severity=severity,
+            remediation=remediation,
         )
 
     def per_log_bucket(

@@ -27,6 +27,7 @@ from trailcheck.model import (
 )
 from trailcheck.rules._policy import (
     PolicyError,
+    PublicAccessResult,
     cloudtrail_delivery,
     denies_insecure_transport,
     effective_public_access_block,
@@ -42,6 +43,18 @@ _PAB_KEYS = (
     ("BlockPublicPolicy", "block_public_policy"),
     ("RestrictPublicBuckets", "restrict_public_buckets"),
 )
+
+
+# CIS 2.1.5 (1.4) / 2.1.4 (3.0, 5.0) pass a bucket whose Block Public Access is fully on at
+# the bucket level *or* at the account level: none of the three Block Public Access rules
+# applies that test (the effective rule mixes levels per switch), so all three only relate.
+_PAB_FRAMEWORKS: dict[str, tuple[str, ...]] = {
+    "cis-aws-1.4": ("2.1.5",),
+    "cis-aws-3.0": ("2.1.4",),
+    "cis-aws-5.0": ("2.1.4",),
+    "pci-dss-4.0": ("10.3.1",),
+    "nist-800-53-r5": ("AU-9",),
+}
 
 
 def _pab(value: PublicAccessBlock | Unknown | None) -> dict[str, bool] | None:
@@ -75,7 +88,17 @@ def _refs(refs: Sequence[object]) -> list[str]:
     title="The CloudTrail log bucket is not publicly accessible",
     severity=Severity.CRITICAL,
     resource_type="AWS::S3::Bucket",
-    controls={"cis-aws-1.4": ("3.3",), "aws-fsbp": ("CloudTrail.6",)},
+    # Decides CloudTrail.6: Security Hub asks whether the trail's bucket is publicly accessible
+    # (effective access: policy, ACL and Block Public Access), judged in the bucket owner.
+    # Relates to CIS 1.4 3.3, whose audit fails any Allow to Principal "*" or ACL grant to
+    # AllUsers/AuthenticatedUsers even when a condition or Block Public Access neutralises it.
+    controls={"aws-fsbp": ("CloudTrail.6",)},
+    related_controls={
+        "cis-aws-1.4": ("3.3",),
+        "pci-dss-4.0": ("10.3.1",),
+        "nist-800-53-r5": ("AU-9",),
+        "iso-27001-2022": ("A.8.15",),
+    },
     requires={"trails", "buckets"},
     remediation=Remediation(
         summary="Remove ACL grants to AllUsers/AuthenticatedUsers and Allow statements open to "
@@ -138,6 +161,7 @@ def not_public(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 Status.FAIL,
                 f"the log bucket is public: {result.explanation}",
                 evidence=evidence,
+                remediation=_public_fix(result, restricted),
             )
         elif aws_public:
             yield ctx.for_bucket(
@@ -166,17 +190,168 @@ def not_public(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     )
 
 
+def _public_fix(result: PublicAccessResult, restricted: bool) -> Remediation:
+    """The fix for a public log bucket, naming the policy statements and ACL grants to remove."""
+    steps: list[str] = []
+    cli: list[str] = []
+    if result.policy_public and not restricted:
+        which = ", ".join(
+            f"Statement[{r.index}]" + (f' (Sid "{r.sid}")' if r.sid else "")
+            for r in result.policy_statements
+        )
+        steps.append(
+            f"remove bucket policy {which} (or narrow its Principal with aws:PrincipalOrgID or "
+            "to your account ids)"
+        )
+        cli.append(
+            "aws s3api get-bucket-policy --bucket {bucket} --query Policy --output text > "
+            f"policy.json  # delete {which} from the Statement list (counted from 0)\n"
+            "aws s3api put-bucket-policy --bucket {bucket} --policy file://policy.json"
+        )
+    if result.acl_public and "IgnorePublicAcls" not in result.neutralised_by:
+        steps.append(f"remove the ACL grants to {', '.join(result.acl_grants)}")
+        cli.append("aws s3api put-bucket-acl --bucket {bucket} --acl private")
+    cli.append(
+        "aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration "
+        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,"
+        "RestrictPublicBuckets=true"
+    )
+    return Remediation(
+        summary=f"On bucket {{bucket}}: {'; '.join(steps)}; then turn on Block Public Access "
+        "for the bucket and the account so it cannot become public again.",
+        cli="\n".join(cli),
+        terraform=not_public.remediation.terraform,
+    )
+
+
+@rule(
+    id="CT.BUCKET.PUBLIC_ACCESS_BLOCK_BUCKET_LEVEL",
+    title="Block Public Access is fully on at the CloudTrail log bucket's own level",
+    severity=Severity.MEDIUM,
+    resource_type="AWS::S3::Bucket",
+    # Decides S3.8: it fails a bucket whose own Block Public Access settings are not all on,
+    # whatever the account level says.
+    controls={"aws-fsbp": ("S3.8",)},
+    related_controls=_PAB_FRAMEWORKS,
+    requires={"trails", "buckets"},
+    remediation=Remediation(
+        summary="Turn on all four Block Public Access settings on the log bucket itself.",
+        cli="aws s3api put-public-access-block --bucket {bucket} "
+        "--public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,"
+        "BlockPublicPolicy=true,RestrictPublicBuckets=true",
+        terraform='resource "aws_s3_bucket_public_access_block" "logs" {\n'
+        "  bucket                  = aws_s3_bucket.logs.id\n"
+        "  block_public_acls       = true\n  ignore_public_acls      = true\n"
+        "  block_public_policy     = true\n  restrict_public_buckets = true\n}",
+    ),
+)
+def public_access_block_bucket_level(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """The framework reading of bucket-level Block Public Access (Security Hub S3.8): all four
+    settings on the bucket's own configuration. The account-level settings are judged by
+    CT.BUCKET.PUBLIC_ACCESS_BLOCK_ACCOUNT_LEVEL, their combined effect by
+    CT.BUCKET.PUBLIC_ACCESS_BLOCK."""
+
+    def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
+        pab = _pab(bucket.public_access_block)
+        off = [aws for aws, _ in _PAB_KEYS if not (pab or {}).get(aws)]
+        evidence: dict[str, Any] = {"bucket_public_access_block": pab, "off": off}
+        if not off:
+            yield ctx.for_bucket(
+                bucket,
+                writers,
+                Status.PASS,
+                "all four Block Public Access settings are on at bucket level",
+                evidence=evidence,
+            )
+        else:
+            what = (
+                "the bucket has no Block Public Access configuration"
+                if pab is None
+                else (f"{', '.join(off)} off at bucket level")
+            )
+            yield ctx.for_bucket(bucket, writers, Status.FAIL, what, evidence=evidence)
+
+    yield from ctx.per_log_bucket(inventory, judge, needs=("public_access_block",))
+
+
+@rule(
+    id="CT.BUCKET.PUBLIC_ACCESS_BLOCK_ACCOUNT_LEVEL",
+    title="Block Public Access is fully on for the account that owns the CloudTrail log bucket",
+    severity=Severity.MEDIUM,
+    resource_type="AWS::::Account",
+    # Decides S3.1: it fails an account whose account-level Block Public Access settings are
+    # not all on. Judged for each account that owns a log bucket (read from there).
+    controls={"aws-fsbp": ("S3.1",)},
+    related_controls=_PAB_FRAMEWORKS,
+    requires={"trails", "buckets"},
+    remediation=Remediation(
+        summary="Turn on all four account-level Block Public Access settings of account "
+        "{account_id} (check first that no bucket of the account must stay public).",
+        cli="aws s3control put-public-access-block --account-id {account_id} "
+        "--public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,"
+        "BlockPublicPolicy=true,RestrictPublicBuckets=true",
+        terraform='resource "aws_s3_account_public_access_block" "this" {\n'
+        "  block_public_acls       = true\n  ignore_public_acls      = true\n"
+        "  block_public_policy     = true\n  restrict_public_buckets = true\n}",
+    ),
+)
+def public_access_block_account_level(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """The framework reading of account-level Block Public Access (Security Hub S3.1): all
+    four settings on for the whole account, so no bucket of it can be made public by a later
+    ACL or policy. One finding per account that owns a CloudTrail log bucket."""
+    done: set[str] = set()
+    partition = inventory.metadata.partition
+
+    def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
+        owner = str(bucket.owner_account_id)
+        if owner in done:
+            return
+        done.add(owner)
+        pab = _pab(bucket.account_public_access_block)
+        off = [aws for aws, _ in _PAB_KEYS if not (pab or {}).get(aws)]
+        buckets = sorted(
+            b.name
+            for b in inventory.buckets.values()
+            if b.owner_account_id == owner and inventory.trails_writing_to(b.name)
+        )
+        evidence: dict[str, Any] = {
+            "account_id": owner,
+            "account_public_access_block": pab,
+            "off": off,
+            "log_buckets": buckets,
+        }
+        if not off:
+            status, reason = (
+                Status.PASS,
+                "all four account-level Block Public Access settings are on",
+            )
+        elif pab is None:
+            status, reason = Status.FAIL, "the account has no account-level Block Public Access"
+        else:
+            status, reason = Status.FAIL, f"{', '.join(off)} off at account level"
+        yield ctx.finding(
+            status,
+            account_id=owner,
+            region=None,
+            resource_arn=f"arn:{partition}:iam::{owner}:root",
+            reason=reason,
+            evidence=evidence,
+        )
+
+    yield from ctx.per_log_bucket(inventory, judge, needs=("account_public_access_block",))
+
+
 @rule(
     id="CT.BUCKET.PUBLIC_ACCESS_BLOCK",
     title="Block Public Access is fully on for the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
-    controls={
-        "cis-aws-1.4": ("2.1.5",),
-        "cis-aws-3.0": ("2.1.4",),
-        "cis-aws-5.0": ("2.1.4",),
-        "aws-fsbp": ("S3.8", "S3.1"),
-    },
+    # Relates only: trailcheck counts each switch on at either level (the effective setting).
+    # S3.8 tests the bucket level alone (CT.BUCKET.PUBLIC_ACCESS_BLOCK_BUCKET_LEVEL), S3.1 the
+    # account level alone (CT.BUCKET.PUBLIC_ACCESS_BLOCK_ACCOUNT_LEVEL), and CIS 2.1.5/2.1.4
+    # want all four on at one level (bucket or account), not a mix of the two.
+    controls={},
+    related_controls={**_PAB_FRAMEWORKS, "aws-fsbp": ("S3.1", "S3.8")},
     requires={"trails", "buckets"},
     remediation=Remediation(
         summary="Turn on all four Block Public Access settings on the log bucket (or for the "
@@ -244,11 +419,16 @@ def public_access_block(inventory: Inventory, ctx: RuleContext) -> Iterator[Find
     title="The CloudTrail log bucket denies requests without TLS",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
-    controls={
+    # Relates only: the CIS remediation's Deny covers the objects (".../*") alone, which CIS
+    # passes and this rule does not (the bucket itself stays reachable over HTTP); S3.5 asks
+    # whether the policy *allows* plain HTTP, so an Allow limited to TLS passes there.
+    controls={},
+    related_controls={
         "cis-aws-1.4": ("2.1.2",),
         "cis-aws-3.0": ("2.1.1",),
         "cis-aws-5.0": ("2.1.1",),
         "aws-fsbp": ("S3.5",),
+        "nist-800-53-r5": ("AU-9",),
     },
     requires={"trails", "buckets"},
     remediation=Remediation(
@@ -315,6 +495,7 @@ def tls_only(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     severity=Severity.HIGH,
     resource_type="AWS::S3::Bucket",
     controls={},
+    related_controls={"pci-dss-4.0": ("10.3.2",), "nist-800-53-r5": ("AU-9",)},
     requires={"trails", "buckets"},
     remediation=Remediation(
         summary="Use the bucket policy AWS documents for CloudTrail: GetBucketAcl and PutObject "
@@ -436,6 +617,7 @@ def delivery_scoped(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
     severity=Severity.HIGH,
     resource_type="AWS::S3::Bucket",
     controls={},
+    related_controls={"pci-dss-4.0": ("10.3.1",), "nist-800-53-r5": ("AU-9",)},
     requires={"trails", "buckets"},
     remediation=Remediation(
         summary="Replace wildcard principals that can s3:GetObject the logs with the accounts "
@@ -524,7 +706,10 @@ def log_readers(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     title="Versioning is enabled on the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
+    # Decides S3.14: it fails a bucket whose versioning is not Enabled (never enabled or
+    # suspended).
     controls={"aws-fsbp": ("S3.14",)},
+    related_controls={"pci-dss-4.0": ("10.3.2",), "nist-800-53-r5": ("AU-9",)},
     requires={"trails", "buckets"},
     remediation=Remediation(
         summary="Enable versioning so an overwritten or deleted log file keeps its earlier "
@@ -567,12 +752,21 @@ class RetentionParams(BaseModel):
 
 
 class MfaDeleteParams(RetentionParams):
-    accept_object_lock: bool = Field(
-        default=True,
-        description="Object Lock in COMPLIANCE mode with at least retention_days of default "
-        "retention passes instead of MFA Delete (it protects more; the two cannot be combined "
-        "with a lifecycle). Set false for the literal CIS reading.",
+    accept_object_lock: Literal[False] = Field(
+        default=False,
+        description="Deprecated, always false: this rule applies the CIS / S3.20 test (MFA "
+        "Delete) literally. Object Lock COMPLIANCE in its place is judged by "
+        "CT.BUCKET.DELETE_PROTECTION.",
     )
+
+
+_MFA_DELETE_CONTROLS = {
+    "cis-aws-1.4": ("2.1.3",),
+    "cis-aws-3.0": ("2.1.2",),
+    "cis-aws-5.0": ("2.1.2",),
+    "aws-fsbp": ("S3.20",),
+}
+_DELETE_RELATED = {"pci-dss-4.0": ("10.3.2",), "nist-800-53-r5": ("AU-9",)}
 
 
 @rule(
@@ -580,70 +774,133 @@ class MfaDeleteParams(RetentionParams):
     title="MFA Delete is enabled on the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
-    controls={
-        "cis-aws-1.4": ("2.1.3",),
-        "cis-aws-3.0": ("2.1.2",),
-        "cis-aws-5.0": ("2.1.2",),
-        "aws-fsbp": ("S3.20",),
-    },
+    # Decides: CIS 2.1.3/2.1.2 and S3.20 test GetBucketVersioning's MFADelete = Enabled, and
+    # nothing else (Object Lock does not count there; CT.BUCKET.DELETE_PROTECTION accepts it).
+    controls=_MFA_DELETE_CONTROLS,
+    related_controls=_DELETE_RELATED,
     requires={"trails", "buckets"},
     params=MfaDeleteParams,
     remediation=Remediation(
         summary="As the root user with an MFA device, enable MFA Delete (a lifecycle "
-        "configuration must be removed first: S3 does not support both), or use Object Lock in "
-        "COMPLIANCE mode.",
+        "configuration must be removed first: S3 does not support both).",
         cli="aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration "
-        'Status=Enabled,MFADelete=Enabled --mfa "arn:aws:iam::ACCOUNT:mfa/root-account-mfa-device '
-        'CODE"',
+        'Status=Enabled,MFADelete=Enabled --mfa "arn:aws:iam::{bucket_owner}:mfa/'
+        'root-account-mfa-device CODE"',
         terraform="# Terraform cannot enable MFA Delete without the root user's MFA code; use the "
-        "CLI as root, or aws_s3_bucket_object_lock_configuration in COMPLIANCE mode",
+        "CLI as root",
     ),
 )
 def mfa_delete(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     """With MFA Delete, permanently deleting a log version or suspending versioning needs the
-    root user and an MFA code: stolen administrator keys cannot erase the logs. Object Lock in
-    COMPLIANCE mode is a stronger equivalent (a parameter)."""
+    root user and an MFA code: stolen administrator keys cannot erase the logs. The literal
+    framework test: a bucket protected by Object Lock COMPLIANCE instead still fails here (at
+    low severity, saying so) and passes CT.BUCKET.DELETE_PROTECTION."""
     params: MfaDeleteParams = ctx.params
 
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
-        assert not isinstance(bucket.versioning, Unknown)
-        lock = bucket.object_lock
+        versioning = bucket.versioning
+        if isinstance(versioning, Unknown):  # per_log_bucket's `needs` already answered
+            return
         evidence: dict[str, Any] = {
-            "MFADelete": bucket.versioning.mfa_delete,
-            "versioning": bucket.versioning.status,
+            "MFADelete": versioning.mfa_delete,
+            "versioning": versioning.status,
         }
-        if bucket.versioning.mfa_delete == "Enabled":
+        if versioning.mfa_delete == "Enabled":
             yield ctx.for_bucket(
                 bucket, writers, Status.PASS, "MFA Delete is enabled", evidence=evidence
             )
             return
-        if params.accept_object_lock:
-            if isinstance(lock, Unknown):
-                yield ctx.for_bucket(
-                    bucket,
-                    writers,
-                    Status.ERROR,
-                    f"MFA Delete is disabled and Object Lock is unknown: {lock.describe()}",
-                    evidence=evidence,
-                )
-                return
-            if _locked(lock, "COMPLIANCE", params.retention_days):
-                assert lock is not None
-                evidence["object_lock"] = lock.model_dump(mode="json")
-                yield ctx.for_bucket(
-                    bucket,
-                    writers,
-                    Status.PASS,
-                    f"MFA Delete is disabled, but Object Lock COMPLIANCE with {lock.retention_days}"
-                    " days of default retention keeps log versions from deletion (the literal CIS "
-                    "reading needs MFA Delete: set accept_object_lock=false)",
-                    evidence=evidence,
-                )
-                return
         reason = "MFA Delete is not enabled"
         if bucket.lifecycle and not isinstance(bucket.lifecycle, Unknown):
             reason += " (S3 does not support MFA Delete together with the lifecycle configuration)"
-        yield ctx.for_bucket(bucket, writers, Status.FAIL, reason, evidence=evidence)
+        lock = bucket.object_lock
+        severity = None
+        if not isinstance(lock, Unknown) and _locked(lock, "COMPLIANCE", params.retention_days):
+            evidence["object_lock"] = lock.model_dump(mode="json") if lock else None
+            reason += (
+                "; Object Lock COMPLIANCE protects the log versions instead "
+                "(CT.BUCKET.DELETE_PROTECTION), which this framework test does not count"
+            )
+            severity = Severity.LOW
+        yield ctx.for_bucket(
+            bucket, writers, Status.FAIL, reason, evidence=evidence, severity=severity
+        )
+
+    yield from ctx.per_log_bucket(inventory, judge, needs=("versioning",))
+
+
+@rule(
+    id="CT.BUCKET.DELETE_PROTECTION",
+    title="Log versions cannot be permanently deleted with administrator keys alone",
+    severity=Severity.MEDIUM,
+    resource_type="AWS::S3::Bucket",
+    # Relates only: trailcheck's own judgement accepts Object Lock COMPLIANCE in place of MFA
+    # Delete, which CIS 2.1.3/2.1.2 and S3.20 do not (CT.BUCKET.MFA_DELETE decides them).
+    controls={},
+    related_controls={**_MFA_DELETE_CONTROLS, **_DELETE_RELATED},
+    requires={"trails", "buckets"},
+    params=RetentionParams,
+    remediation=Remediation(
+        summary="Protect log versions from deletion: Object Lock in COMPLIANCE mode with a "
+        "default retention of at least the required days, or MFA Delete (as the root user; a "
+        "lifecycle configuration must be removed first).",
+        cli="aws s3api put-object-lock-configuration --bucket {bucket} "
+        "--object-lock-configuration "
+        "'ObjectLockEnabled=Enabled,Rule={DefaultRetention={Mode=COMPLIANCE,Days=365}}'",
+        terraform='resource "aws_s3_bucket_object_lock_configuration" "logs" {\n'
+        "  bucket = aws_s3_bucket.logs.id\n  rule {\n    default_retention {\n"
+        '      mode = "COMPLIANCE"\n      days = 365\n    }\n  }\n}',
+    ),
+)
+def delete_protection(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """Stolen administrator keys must not be enough to erase the logs: MFA Delete (root user
+    and an MFA code to delete a version or suspend versioning) or Object Lock in COMPLIANCE
+    mode with at least the required default retention (nobody can delete a locked version)
+    protects them. GOVERNANCE mode does not count: s3:BypassGovernanceRetention defeats it."""
+    params: RetentionParams = ctx.params
+
+    def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
+        versioning = bucket.versioning
+        if isinstance(versioning, Unknown):  # per_log_bucket's `needs` already answered
+            return
+        lock = bucket.object_lock
+        evidence: dict[str, Any] = {
+            "MFADelete": versioning.mfa_delete,
+            "object_lock": None
+            if isinstance(lock, Unknown) or lock is None
+            else lock.model_dump(mode="json"),
+            "required_days": params.retention_days,
+        }
+        if versioning.mfa_delete == "Enabled":
+            yield ctx.for_bucket(
+                bucket, writers, Status.PASS, "MFA Delete is enabled", evidence=evidence
+            )
+        elif isinstance(lock, Unknown):
+            yield ctx.for_bucket(
+                bucket,
+                writers,
+                Status.ERROR,
+                f"MFA Delete is disabled and Object Lock is unknown: {lock.describe()}",
+                evidence=evidence,
+            )
+        elif _locked(lock, "COMPLIANCE", params.retention_days) and lock is not None:
+            yield ctx.for_bucket(
+                bucket,
+                writers,
+                Status.PASS,
+                f"Object Lock COMPLIANCE with {lock.retention_days} days of default retention "
+                "keeps log versions from deletion (MFA Delete is disabled)",
+                evidence=evidence,
+            )
+        else:
+            yield ctx.for_bucket(
+                bucket,
+                writers,
+                Status.FAIL,
+                "neither MFA Delete nor Object Lock COMPLIANCE with at least "
+                f"{params.retention_days} days of default retention protects the log versions",
+                evidence=evidence,
+            )
 
     yield from ctx.per_log_bucket(inventory, judge, needs=("versioning",))
 
@@ -668,7 +925,14 @@ class ObjectLockParams(RetentionParams):
     title="Object Lock protects the logs for the required retention",
     severity=Severity.HIGH,
     resource_type="AWS::S3::Bucket",
-    controls={"aws-fsbp": ("S3.15",)},
+    # Relates only: S3.15 passes any Object Lock (GOVERNANCE, no default retention, a short
+    # one); this rule wants COMPLIANCE mode and the required retention.
+    controls={},
+    related_controls={
+        "aws-fsbp": ("S3.15",),
+        "pci-dss-4.0": ("10.3.2", "10.5.1"),
+        "nist-800-53-r5": ("AU-9", "AU-11"),
+    },
     requires={"trails", "buckets"},
     params=ObjectLockParams,
     remediation=Remediation(
@@ -762,6 +1026,11 @@ def _transition_text(t: LifecycleTransition, noncurrent: bool = False) -> str:
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
     controls={},
+    related_controls={
+        "pci-dss-4.0": ("10.5.1",),
+        "nist-800-53-r5": ("AU-11",),
+        "iso-27001-2022": ("A.8.15",),
+    },
     requires={"trails", "buckets"},
     params=RetentionParams,
     remediation=Remediation(
@@ -873,7 +1142,9 @@ def lifecycle(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     title="The CloudTrail log bucket has default encryption",
     severity=Severity.LOW,
     resource_type="AWS::S3::Bucket",
+    # Decides CIS 1.4 2.1.1: default encryption (SSE-S3 or SSE-KMS) configured on the bucket.
     controls={"cis-aws-1.4": ("2.1.1",)},
+    related_controls={"nist-800-53-r5": ("AU-9",)},
     requires={"trails", "buckets"},
     remediation=Remediation(
         summary="Set default encryption on the bucket (SSE-KMS with a customer-managed key, "
@@ -945,28 +1216,72 @@ def _same_key(a: str, b: str) -> bool:
 # ----------------------------------------------------------------------------- logging, events
 
 
+_ACCESS_LOGGING_CONTROLS = {
+    "cis-aws-1.4": ("3.6",),
+    "cis-aws-3.0": ("3.4",),
+    "cis-aws-5.0": ("3.4",),
+    "aws-fsbp": ("CloudTrail.7", "S3.9"),
+}
+_ACCESS_LOGGING_RELATED = {"pci-dss-4.0": ("10.2.1.3",), "nist-800-53-r5": ("AU-9",)}
+_ACCESS_LOGGING_FIX = Remediation(
+    summary="Send the log bucket's server access logs to a separate bucket (which grants "
+    "logging.s3.amazonaws.com PutObject).",
+    cli="aws s3api put-bucket-logging --bucket {bucket} --bucket-logging-status "
+    '\'{"LoggingEnabled":{"TargetBucket":"ACCESS_LOG_BUCKET","TargetPrefix":"{bucket}/"}}\'',
+    terraform='resource "aws_s3_bucket_logging" "logs" {\n'
+    "  bucket        = aws_s3_bucket.logs.id\n"
+    "  target_bucket = aws_s3_bucket.access_logs.id\n"
+    '  target_prefix = "cloudtrail-bucket/"\n}',
+)
+
+
+@rule(
+    id="CT.BUCKET.ACCESS_LOGGING_ENABLED",
+    title="Server access logging is enabled on the CloudTrail log bucket",
+    severity=Severity.MEDIUM,
+    resource_type="AWS::S3::Bucket",
+    # Decides: CIS 3.6/3.4, CloudTrail.7 and S3.9 test that GetBucketLogging returns a
+    # LoggingEnabled block, whatever its target.
+    controls=_ACCESS_LOGGING_CONTROLS,
+    related_controls=_ACCESS_LOGGING_RELATED,
+    requires={"trails", "buckets"},
+    remediation=_ACCESS_LOGGING_FIX,
+)
+def access_logging_enabled(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """The framework reading of server access logging on the CloudTrail bucket: logging is
+    on. Where the access logs go (another bucket, not the log bucket itself) is judged by
+    CT.BUCKET.ACCESS_LOGGING."""
+
+    def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
+        target = bucket.logging
+        evidence = {"logging": target.model_dump(mode="json") if target else None}  # type: ignore[union-attr]
+        if target is None:
+            yield ctx.for_bucket(
+                bucket, writers, Status.FAIL, "server access logging is disabled", evidence=evidence
+            )
+        else:
+            yield ctx.for_bucket(
+                bucket,
+                writers,
+                Status.PASS,
+                f"server access logging is enabled (to {target.target_bucket})",  # type: ignore[union-attr]
+                evidence=evidence,
+            )
+
+    yield from ctx.per_log_bucket(inventory, judge, needs=("logging",))
+
+
 @rule(
     id="CT.BUCKET.ACCESS_LOGGING",
     title="Server access logging is enabled on the CloudTrail log bucket, to another bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
-    controls={
-        "cis-aws-1.4": ("3.6",),
-        "cis-aws-3.0": ("3.4",),
-        "cis-aws-5.0": ("3.4",),
-        "aws-fsbp": ("CloudTrail.7", "S3.9"),
-    },
+    # Relates only: CIS 3.6/3.4, CloudTrail.7 and S3.9 pass a bucket that logs into itself;
+    # CT.BUCKET.ACCESS_LOGGING_ENABLED decides them.
+    controls={},
+    related_controls={**_ACCESS_LOGGING_CONTROLS, **_ACCESS_LOGGING_RELATED},
     requires={"trails", "buckets"},
-    remediation=Remediation(
-        summary="Send the log bucket's server access logs to a separate bucket (which grants "
-        "logging.s3.amazonaws.com PutObject).",
-        cli="aws s3api put-bucket-logging --bucket {bucket} --bucket-logging-status "
-        '\'{"LoggingEnabled":{"TargetBucket":"ACCESS_LOG_BUCKET","TargetPrefix":"{bucket}/"}}\'',
-        terraform='resource "aws_s3_bucket_logging" "logs" {\n'
-        "  bucket        = aws_s3_bucket.logs.id\n"
-        "  target_bucket = aws_s3_bucket.access_logs.id\n"
-        '  target_prefix = "cloudtrail-bucket/"\n}',
-    ),
+    remediation=_ACCESS_LOGGING_FIX,
 )
 def access_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     """Server access logs record who read, listed or deleted log files (CloudTrail data events
@@ -1010,7 +1325,10 @@ def access_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     title="New log files are announced (S3 event notifications or the trail's SNS topic)",
     severity=Severity.INFO,
     resource_type="AWS::S3::Bucket",
-    controls={"aws-fsbp": ("S3.11",)},
+    # Relates only: S3.11 looks at the bucket's event notifications alone; this rule also
+    # passes a trail that announces each log file on its SNS topic.
+    controls={},
+    related_controls={"aws-fsbp": ("S3.11",), "nist-800-53-r5": ("AU-6",)},
     requires={"trails", "buckets"},
     remediation=Remediation(
         summary="Tell a SIEM or pipeline about new log files: an SNS topic on the trail, or S3 "
@@ -1059,6 +1377,7 @@ def notifications(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     severity=Severity.INFO,
     resource_type="AWS::S3::Bucket",
     controls={},
+    related_controls={"pci-dss-4.0": ("10.3.3",), "nist-800-53-r5": ("AU-9(2)",)},
     requires={"trails", "buckets"},
     remediation=Remediation(
         summary="In a multi-account set-up, deliver the trails to a bucket in a dedicated "

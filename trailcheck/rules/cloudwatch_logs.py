@@ -19,22 +19,77 @@ class CloudWatchParams(BaseModel):
     )
 
 
+_SEND_TO_CWL = Remediation(
+    summary="Send the trail to a CloudWatch Logs log group (with a role CloudTrail can "
+    "assume) so metric filters and alarms can watch it in near real time.",
+    cli="aws cloudtrail update-trail --name {trail_arn} --cloud-watch-logs-log-group-arn "
+    "{log_group_arn} --cloud-watch-logs-role-arn {role_arn}",
+    terraform='cloud_watch_logs_group_arn = "${aws_cloudwatch_log_group.trail.arn}:*"\n'
+    "cloud_watch_logs_role_arn  = aws_iam_role.cloudtrail_to_cwl.arn",
+)
+_MONITORING_RELATED = {
+    "pci-dss-4.0": ("10.4.1",),
+    "nist-800-53-r5": ("AU-6", "SI-4"),
+    "soc2": ("CC7.2",),
+    "iso-27001-2022": ("A.8.16",),
+}
+
+
+@rule(
+    id="CT.TRAIL.CLOUDWATCH_LOGS_CONFIGURED",
+    title="The trail is configured to send its events to CloudWatch Logs",
+    severity=Severity.MEDIUM,
+    resource_type="AWS::CloudTrail::Trail",
+    # Decides: CloudTrail.5 fails exactly when the trail's CloudWatchLogsLogGroupArn is empty.
+    controls={"aws-fsbp": ("CloudTrail.5",)},
+    # CIS 1.4 3.4 also wants a delivery within about a day: CT.TRAIL.CLOUDWATCH_LOGS.
+    related_controls={"cis-aws-1.4": ("3.4",), **_MONITORING_RELATED},
+    requires={"trails"},
+    remediation=_SEND_TO_CWL,
+)
+def cloudwatch_logs_configured(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """The framework reading of CloudWatch Logs integration: the trail names a log group
+    (CloudWatchLogsLogGroupArn). Whether events really arrive there is judged by
+    CT.TRAIL.CLOUDWATCH_LOGS."""
+
+    def judge(trail: Trail) -> Iterator[Finding]:
+        arn = trail.cloudwatch_logs_log_group_arn
+        evidence = {"trail_arn": trail.arn, "CloudWatchLogsLogGroupArn": arn}
+        if arn:
+            yield ctx.for_trail(
+                trail,
+                Status.PASS,
+                f"the trail sends its events to log group {arn}",
+                evidence=evidence | {"log_group_arn": arn},
+            )
+        else:
+            yield ctx.for_trail(
+                trail,
+                Status.FAIL,
+                "the trail has no CloudWatch Logs log group",
+                evidence=evidence,
+            )
+
+    yield from ctx.per_owned_trail(inventory, judge)
+
+
 @rule(
     id="CT.TRAIL.CLOUDWATCH_LOGS",
     title="The trail delivers to CloudWatch Logs, recently",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
-    controls={"cis-aws-1.4": ("3.4",), "aws-fsbp": ("CloudTrail.5",)},
+    # Relates only: CloudTrail.5 passes a configured log group however stale or failing its
+    # delivery, and CIS 1.4 3.4 does not look at delivery errors or a deleted log group;
+    # CT.TRAIL.CLOUDWATCH_LOGS_CONFIGURED decides CloudTrail.5.
+    controls={},
+    related_controls={
+        "cis-aws-1.4": ("3.4",),
+        "aws-fsbp": ("CloudTrail.5",),
+        **_MONITORING_RELATED,
+    },
     requires={"trails", "log_groups"},
     params=CloudWatchParams,
-    remediation=Remediation(
-        summary="Send the trail to a CloudWatch Logs log group (with a role CloudTrail can "
-        "assume) so metric filters and alarms can watch it in near real time.",
-        cli="aws cloudtrail update-trail --name {trail_arn} --cloud-watch-logs-log-group-arn "
-        "LOG_GROUP_ARN --cloud-watch-logs-role-arn ROLE_ARN",
-        terraform='cloud_watch_logs_group_arn = "${aws_cloudwatch_log_group.trail.arn}:*"\n'
-        "cloud_watch_logs_role_arn  = aws_iam_role.cloudtrail_to_cwl.arn",
-    ),
+    remediation=_SEND_TO_CWL,
 )
 def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     """Log files in S3 are read after the fact; CloudWatch Logs lets alarms fire within minutes
@@ -44,7 +99,12 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
 
     def judge(trail: Trail) -> Iterator[Finding]:
         arn = trail.cloudwatch_logs_log_group_arn
-        evidence: dict[str, object] = {"trail_arn": trail.arn, "CloudWatchLogsLogGroupArn": arn}
+        evidence: dict[str, object] = {
+            "trail_arn": trail.arn,
+            "CloudWatchLogsLogGroupArn": arn,
+            "log_group_arn": arn,
+            "role_arn": trail.cloudwatch_logs_role_arn,
+        }
         if not arn:
             yield ctx.for_trail(
                 trail,
@@ -111,6 +171,7 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
     severity=Severity.HIGH,
     resource_type="AWS::CloudTrail::Trail",
     controls={},
+    related_controls={"pci-dss-4.0": ("10.7.2",), "iso-27001-2022": ("A.8.15",)},
     requires={"trails"},
     remediation=Remediation(
         summary="Fix what the error names: usually the bucket policy, the KMS key policy, the "

@@ -7,25 +7,74 @@ from collections.abc import Iterator
 from trailcheck.model import Finding, Inventory, KmsKey, Severity, Status, Trail, Unknown
 from trailcheck.rules.base import Remediation, RuleContext, rule
 
+SSE_KMS_CONTROLS = {
+    "cis-aws-1.4": ("3.7",),
+    "cis-aws-3.0": ("3.5",),
+    "cis-aws-5.0": ("3.5",),
+    "aws-fsbp": ("CloudTrail.2",),
+}
+_ENCRYPT = Remediation(
+    summary="Encrypt the trail's log files with a customer-managed KMS key whose policy "
+    "lets CloudTrail encrypt and your readers decrypt; keep the key enabled.",
+    cli="aws cloudtrail update-trail --name {trail_arn} --kms-key-id {key_arn}",
+    terraform="kms_key_id = aws_kms_key.cloudtrail.arn  # in the aws_cloudtrail resource",
+)
+
+
+@rule(
+    id="CT.TRAIL.SSE_KMS",
+    title="The trail is configured to encrypt its log files with SSE-KMS",
+    severity=Severity.MEDIUM,
+    resource_type="AWS::CloudTrail::Trail",
+    # Decides: CIS 3.7/3.5 and CloudTrail.2 test only that the trail has a KmsKeyId. Whether
+    # that key can still encrypt is CT.TRAIL.KMS_ENCRYPTION's own judgement.
+    controls=SSE_KMS_CONTROLS,
+    related_controls={"pci-dss-4.0": ("10.3.1",), "nist-800-53-r5": ("AU-9",)},
+    requires={"trails"},
+    remediation=_ENCRYPT,
+)
+def sse_kms(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """The framework reading of log encryption: the trail names a KMS key (KmsKeyId), so
+    CloudTrail encrypts each log file with SSE-KMS and reading it needs kms:Decrypt too."""
+
+    def judge(trail: Trail) -> Iterator[Finding]:
+        evidence = {"trail_arn": trail.arn, "KmsKeyId": trail.kms_key_arn}
+        if trail.kms_key_arn:
+            yield ctx.for_trail(
+                trail,
+                Status.PASS,
+                f"the trail encrypts with SSE-KMS (key {trail.kms_key_arn})",
+                evidence=evidence,
+            )
+        else:
+            yield ctx.for_trail(
+                trail,
+                Status.FAIL,
+                "the trail has no KmsKeyId: log files get S3 default encryption only",
+                evidence=evidence,
+            )
+
+    yield from ctx.per_owned_trail(inventory, judge)
+
 
 @rule(
     id="CT.TRAIL.KMS_ENCRYPTION",
     title="Logs are encrypted with SSE-KMS using an enabled key",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
-    controls={
-        "cis-aws-1.4": ("3.7",),
-        "cis-aws-3.0": ("3.5",),
-        "cis-aws-5.0": ("3.5",),
-        "aws-fsbp": ("CloudTrail.2",),
+    # Relates only: CIS 3.7/3.5 and CloudTrail.2 pass a trail whose key is disabled or pending
+    # deletion (they test KmsKeyId alone); CT.TRAIL.SSE_KMS decides them.
+    controls={},
+    # It also relates to KMS.3 (no key scheduled for deletion), which looks at every key,
+    # not at whether a trail can still encrypt with it.
+    related_controls={
+        **SSE_KMS_CONTROLS,
+        "aws-fsbp": ("CloudTrail.2", "KMS.3"),
+        "pci-dss-4.0": ("10.3.1",),
+        "nist-800-53-r5": ("AU-9",),
     },
     requires={"trails", "kms_keys"},
-    remediation=Remediation(
-        summary="Encrypt the trail's log files with a customer-managed KMS key whose policy "
-        "lets CloudTrail encrypt and your readers decrypt; keep the key enabled.",
-        cli="aws cloudtrail update-trail --name {trail_arn} --kms-key-id KEY_ARN",
-        terraform="kms_key_id = aws_kms_key.cloudtrail.arn  # in the aws_cloudtrail resource",
-    ),
+    remediation=_ENCRYPT,
 )
 def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     """SSE-KMS adds a second, separately audited permission (kms:Decrypt) to read the logs. A
@@ -43,7 +92,7 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
             )
             return
         key = inventory.kms_keys.get(key_arn)
-        evidence = {"trail_arn": trail.arn, "KmsKeyId": key_arn}
+        evidence = {"trail_arn": trail.arn, "KmsKeyId": key_arn, "key_arn": key_arn}
         if key is None:
             yield ctx.for_trail(
                 trail, Status.ERROR, f"key {key_arn} was not collected", evidence=evidence
@@ -69,6 +118,7 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 "CloudTrail cannot encrypt new logs",
                 severity=Severity.HIGH,
                 evidence=evidence,
+                remediation=_key_fix(key.metadata.key_state),
             )
             return
         yield ctx.for_trail(
@@ -83,6 +133,8 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     title="Customer-managed keys that encrypt CloudTrail logs rotate automatically",
     severity=Severity.MEDIUM,
     resource_type="AWS::KMS::Key",
+    # Decides: CIS 3.8/3.6 and KMS.4 test KeyRotationEnabled on each customer-managed
+    # symmetric key (judged here for the keys trails use).
     controls={
         "cis-aws-1.4": ("3.8",),
         "cis-aws-3.0": ("3.6",),
@@ -144,6 +196,27 @@ def _rotation_finding(ctx: RuleContext, key: KmsKey) -> Finding:
     if key.rotation_enabled:
         return ctx.passed(**base, reason="automatic key rotation is enabled", evidence=evidence)
     return ctx.failed(**base, reason="automatic key rotation is disabled", evidence=evidence)
+
+
+def _key_fix(state: str) -> Remediation:
+    """The fix for a trail key that cannot encrypt: cancel a scheduled deletion (which leaves
+    the key Disabled) and enable it, or enable a disabled key."""
+    if state == "PendingDeletion":
+        return Remediation(
+            summary="Cancel the scheduled deletion of the key, then enable it again (a "
+            "cancelled key stays Disabled): once deleted, every log file encrypted with it is "
+            "unreadable for good.",
+            cli="aws kms cancel-key-deletion --key-id {key_arn} && "
+            "aws kms enable-key --key-id {key_arn}",
+            terraform="# remove the pending destroy of the aws_kms_key (or restore the resource "
+            "in code), then: is_enabled = true  # in the aws_kms_key resource",
+        )
+    return Remediation(
+        summary="Enable the key again so CloudTrail can encrypt new log files (and readers can "
+        "decrypt the old ones).",
+        cli="aws kms enable-key --key-id {key_arn}",
+        terraform="is_enabled = true  # in the aws_kms_key resource",
+    )
 
 
 def _outside_hint(inventory: Inventory, account_id: str) -> str:

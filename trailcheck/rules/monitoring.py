@@ -85,14 +85,15 @@ def _remediation(key: str) -> Remediation:
         "metric filter that counts these events (the CIS text, or any rewrite with the same "
         "meaning), an alarm on its metric (same name and namespace) with actions enabled and an "
         "SNS topic among its alarm actions, and a confirmed subscription to the topic.",
-        cli=f"aws logs put-metric-filter --log-group-name LOG_GROUP --filter-name {metric} "
+        cli="aws logs put-metric-filter --log-group-name {log_group} "
+        f"--filter-name {metric} "
         f"--metric-transformations metricName={metric},metricNamespace={NAMESPACE},"
         f"metricValue=1 --filter-pattern '{pattern}'\n"
         f"aws cloudwatch put-metric-alarm --alarm-name {metric} --metric-name {metric} "
         f"--namespace {NAMESPACE} --statistic Sum --period 300 --threshold 1 "
         "--comparison-operator GreaterThanOrEqualToThreshold --evaluation-periods 1 "
-        "--alarm-actions SNS_TOPIC_ARN\n"
-        "aws sns subscribe --topic-arn SNS_TOPIC_ARN --protocol email "
+        "--alarm-actions {sns_topic_arn}\n"
+        "aws sns subscribe --topic-arn {sns_topic_arn} --protocol email "
         "--notification-endpoint SECURITY_TEAM_EMAIL  # then confirm the e-mail",
         terraform=f'resource "aws_cloudwatch_log_metric_filter" "{key}" {{\n'
         f'  name           = "{metric}"\n'
@@ -133,15 +134,36 @@ def _rationale(key: str) -> str:
 
 
 def _control_mappings(key: str) -> dict[str, tuple[str, ...]]:
+    """The CIS controls the rule decides: CIS's audit asks that the control's events reach an
+    alarm with a subscriber through a metric filter on a qualifying trail's log group, and the
+    rule applies that test to the meaning of the filters (SEMANTICS.md: an equivalent rewrite
+    of the CIS pattern passes; the evidence names the filters and the path)."""
     control = controls()[key]
-    mapped = {
+    return {
         framework: (control.cis_ids[version],)
         for framework, version in FRAMEWORK_VERSIONS.items()
         if version in control.cis_ids
     }
+
+
+# Monitoring contributes to these requirements; none of them is a metric-filter test.
+MONITORING_RELATED: dict[str, tuple[str, ...]] = {
+    "pci-dss-4.0": ("10.4.1",),
+    "nist-800-53-r5": ("AU-6", "SI-4"),
+    "soc2": ("CC7.2", "CC7.3"),
+    "iso-27001-2022": ("A.8.16",),
+}
+
+
+def _related_mappings(key: str) -> dict[str, tuple[str, ...]]:
+    """Controls the rule relates to: Security Hub's CloudWatch.x fail unless the exact CIS
+    pattern text is used and give NO_DATA to members of an organization trail, where this
+    rule judges by meaning and follows the organization trail; and the wider frameworks."""
+    control = controls()[key]
+    related = dict(MONITORING_RELATED)
     if control.security_hub_id:
-        mapped["aws-fsbp"] = (control.security_hub_id,)
-    return mapped
+        related["aws-fsbp"] = (control.security_hub_id,)
+    return related
 
 
 def control_rule(key: str, rule_id: str, severity: Severity) -> Rule:
@@ -158,6 +180,7 @@ def control_rule(key: str, rule_id: str, severity: Severity) -> Rule:
         rationale=_rationale(key),
         remediation=_remediation(key),
         controls=_control_mappings(key),
+        related_controls=_related_mappings(key),
         requires=REQUIRES,
         evaluate=evaluate,
         params=MonitoringParams,
@@ -185,7 +208,10 @@ def _aws_check(inventory: Inventory, analysis: Analysis, key: str) -> dict[str, 
 def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[Finding]:
     """One finding per reachable account: covered (PASS), not (FAIL) or cannot tell (ERROR)."""
     control = controls()[key]
-    cis = {f: ids[0] for f, ids in _control_mappings(key).items()}
+    mapped = _control_mappings(key) | {
+        f: ids for f, ids in _related_mappings(key).items() if f == "aws-fsbp"
+    }
+    cis = {f: ids[0] for f, ids in mapped.items()}
     partition = inventory.metadata.partition
     for account in inventory.reachable_accounts():
         base: dict[str, Any] = {
@@ -230,8 +256,25 @@ def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[
             aws_check=aws_check,
         )
         yield ctx.finding(
-            status, **base, reason=reason, evidence={"coverage": coverage.model_dump(mode="json")}
+            status,
+            **base,
+            reason=reason,
+            evidence={"coverage": coverage.model_dump(mode="json"), **_known_names(shown)},
         )
+
+
+def _known_names(chain: Any) -> dict[str, str]:
+    """The names the remediation can fill in: the log group (and its trail) the best chain
+    reached, and the SNS topic its alarm notifies."""
+    if chain is None:
+        return {}
+    names = {"trail_arn": chain.trail.arn}
+    if chain.group is not None:
+        names["log_group"] = chain.group.name
+    topics = chain.links["subscriber"].arns if "subscriber" in chain.links else ()
+    if topics:
+        names["sns_topic_arn"] = topics[0]
+    return names
 
 
 def _verdict(
@@ -292,8 +335,8 @@ def meant_for(pattern: str) -> list[str]:
     remediation=Remediation(
         summary="Narrow the filter so it counts only the control's events (compare it with the "
         "CIS text); an alarm that fires on routine reads trains people to ignore it.",
-        cli="aws logs describe-metric-filters --log-group-name LOG_GROUP  # then put-metric-filter "
-        "with the narrowed --filter-pattern",
+        cli="aws logs describe-metric-filters --log-group-name {log_group} --filter-name-prefix "
+        "{filter_name}  # then put-metric-filter with the narrowed --filter-pattern",
         terraform="# tighten `pattern` in the aws_cloudwatch_log_metric_filter resource",
     ),
 )
@@ -369,6 +412,7 @@ def overbroad_filter(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                     reason=reason,
                     evidence={
                         "log_group_arn": group.arn,
+                        "log_group": group.name,
                         "filter_name": flt.name,
                         "pattern": flt.pattern,
                         "controls": noisy,

@@ -14,11 +14,32 @@ from trailcheck.rules.base import Remediation, RuleContext, rule
     title="The account is covered by a multi-region trail that logs all management events",
     severity=Severity.HIGH,
     resource_type="AWS::::Account",
+    # Decides: CIS 3.1 and CloudTrail.1 test exactly this: at least one multi-region trail,
+    # logging, recording read and write management events with no excluded sources. Where
+    # an organization trail covers a member, the evidence names it (Security Hub does not see
+    # an organization trail from the member).
     controls={
         "cis-aws-1.4": ("3.1",),
         "cis-aws-3.0": ("3.1",),
         "cis-aws-5.0": ("3.1",),
         "aws-fsbp": ("CloudTrail.1",),
+    },
+    # Relates to CloudTrail.3 ("at least one trail enabled", evaluated per region by the
+    # cloudtrail-enabled Config rule): any logging trail passes it, multi-region or not.
+    related_controls={
+        "aws-fsbp": ("CloudTrail.3",),
+        "pci-dss-4.0": (
+            "10.2.1",
+            "10.2.1.2",
+            "10.2.1.4",
+            "10.2.1.5",
+            "10.2.1.6",
+            "10.2.1.7",
+            "10.2.2",
+        ),
+        "nist-800-53-r5": ("AU-2", "AU-3", "AU-12"),
+        "soc2": ("CC7.2",),
+        "iso-27001-2022": ("A.8.15",),
     },
     requires={"trails"},
     remediation=Remediation(
@@ -110,7 +131,18 @@ def multi_region_trail(inventory: Inventory, ctx: RuleContext) -> Iterator[Findi
     title="Each trail is logging",
     severity=Severity.HIGH,
     resource_type="AWS::CloudTrail::Trail",
-    controls={"cis-aws-1.4": ("3.1",), "cis-aws-3.0": ("3.1",), "aws-fsbp": ("CloudTrail.1",)},
+    # Relates only: a stopped extra trail does not fail CIS 3.1 / CloudTrail.1 and a logging
+    # single-region trail does not pass them; CT.ACCOUNT.MULTI_REGION_TRAIL decides them.
+    controls={},
+    related_controls={
+        "cis-aws-1.4": ("3.1",),
+        "cis-aws-3.0": ("3.1",),
+        "cis-aws-5.0": ("3.1",),
+        "aws-fsbp": ("CloudTrail.1",),
+        "pci-dss-4.0": ("10.2.1",),
+        "nist-800-53-r5": ("AU-12",),
+        "iso-27001-2022": ("A.8.15",),
+    },
     requires={"trails"},
     remediation=Remediation(
         summary="Start logging on the trail (and find out who stopped it: StopLogging is a "
@@ -151,11 +183,17 @@ def trail_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     title="Log file integrity validation is enabled",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
+    # Decides: CIS 3.2 and CloudTrail.4 test LogFileValidationEnabled on each trail.
     controls={
         "cis-aws-1.4": ("3.2",),
         "cis-aws-3.0": ("3.2",),
         "cis-aws-5.0": ("3.2",),
         "aws-fsbp": ("CloudTrail.4",),
+    },
+    related_controls={
+        "pci-dss-4.0": ("10.3.4",),
+        "nist-800-53-r5": ("AU-9",),
+        "iso-27001-2022": ("A.8.15",),
     },
     requires={"trails"},
     remediation=Remediation(
