@@ -291,3 +291,20 @@ def test_visibility_of_facts_names_the_failed_call() -> None:
         "sns:ListSubscriptionsByTopic failed: AccessDenied (not authorized)"
     )
     assert unseen.add_to_scan is None
+
+
+def test_an_account_whose_buckets_could_not_be_listed_never_owns_no_bucket() -> None:
+    # Found by the denied-calls meta-test: with ListBuckets denied, a bucket's owner is
+    # unknown, so "the account owns no CloudTrail log bucket" cannot be claimed.
+    inventory = compliant()
+    account = inventory.accounts[ACCOUNT].model_copy(
+        update={"bucket_names": denied("s3:ListBuckets")}
+    )
+    other = make_account("222222222222", bucket_names=denied("s3:ListBuckets"))
+    inventory = inventory.model_copy(
+        update={"accounts": {ACCOUNT: account, other.account_id: other}}
+    )
+    versioning = next(r for r in RULES if r.id == "CT.BUCKET.VERSIONING")
+    findings = {f.account_id: f for f in run(versioning, inventory)}
+    assert findings["222222222222"].status is Status.ERROR
+    assert "s3:ListBuckets failed: AccessDenied" in findings["222222222222"].reason

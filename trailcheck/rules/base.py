@@ -243,6 +243,7 @@ class RuleContext:
         cannot_judge: Callable[[str, list[Trail], Unseen, str], Finding],
         *,
         noun: str,
+        owned_list: Callable[[str], Unseen | None] | None = None,
     ) -> Iterator[Finding]:
         """Judge each resource trails use (`uses(trail)`: a bucket name, key or group ARN)
         once, in the account that owns it, with `judge(resource, users)`.
@@ -252,7 +253,9 @@ class RuleContext:
           `Visibility.place` picks; it is never judged on facts read from outside its owner.
         * A trail that could not be described (which resource it uses is unknown) and an
           account whose trails could not be listed get ERROR: something of theirs is unjudged.
-        * A reachable account that receives no finding gets NOT_APPLICABLE ("owns no `noun`").
+        * A reachable account that receives no finding gets NOT_APPLICABLE ("owns no `noun`"),
+          unless `owned_list(account)` says its own list of such resources could not be read
+          (ownership not told by an ARN, as for buckets): then ERROR.
         """
         visibility = Visibility(inventory)
         found: dict[str, list[Finding]] = defaultdict(list)
@@ -301,8 +304,17 @@ class RuleContext:
             if place is not None:
                 found[place].append(cannot_judge(resource, trails, unseen, place))
         for account in inventory.reachable_accounts():
+            unlisted = owned_list(account.account_id) if owned_list else None
             if found.get(account.account_id):
                 yield from found[account.account_id]
+            elif unlisted is not None:
+                yield self.for_account(
+                    inventory,
+                    account.account_id,
+                    Status.ERROR,
+                    f"{unlisted.reason}: whether it owns a {noun} is unknown",
+                    evidence=unlisted.evidence(),
+                )
             else:
                 yield self.for_account(
                     inventory,
@@ -383,6 +395,7 @@ class RuleContext:
             lambda name, writers: judge(inventory.buckets[name], writers),
             cannot_judge,
             noun="CloudTrail log bucket",
+            owned_list=visibility.bucket_list,
         )
 
 
@@ -482,6 +495,16 @@ class Visibility:
         listed = self.inventory.accounts[account_id].trail_arns
         if isinstance(listed, Unknown):
             return Unseen(f"cannot list the trails of account {account_id}: {listed.describe()}")
+        return None
+
+    def bucket_list(self, account_id: str) -> Unseen | None:
+        """Whether the account's ListBuckets was read (it tells which buckets it owns)."""
+        unseen = self.account(account_id)
+        if unseen is not None:
+            return unseen
+        listed = self.inventory.accounts[account_id].bucket_names
+        if isinstance(listed, Unknown):
+            return Unseen(f"cannot list the buckets of account {account_id}: {listed.describe()}")
         return None
 
     def trail(self, trail: Trail) -> Unseen | None:
