@@ -295,3 +295,26 @@ def with_monitoring(
             "regional_listings": {f"{x.account_id}/{x.region}": x for x in listings},
         }
     )
+
+
+def compliant(**trail: Any) -> Inventory:
+    """One account on which every rule passes (CT.BUCKET.SEPARATE_ACCOUNT and, unless filter
+    tests are added, CT.MON.FILTER_CONFIRMED_BY_AWS: N/A): the default trail (with `trail`
+    overrides), its bucket with the CloudTrail policy, its key and log group, the CIS filter
+    set with an alarm each and a topic with a confirmed subscription."""
+    import json
+
+    from trailcheck.demo.organization import cloudtrail_bucket_policy
+    from trailcheck.rules._monitoring import controls
+
+    main = make_trail(**trail)
+    bucket = f"logs-{ACCOUNT}"
+    policy = json.loads(cloudtrail_bucket_policy(bucket, [f"AWSLogs/{ACCOUNT}"], [main.arn]))
+    inventory = make_inventory([main], buckets=[make_bucket(bucket, policy=policy)])
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:ct-main:*"
+    return with_monitoring(
+        inventory,
+        filters={group: [make_filter(k, c.recommended_pattern) for k, c in controls().items()]},
+        alarms=[make_alarm(k) for k in controls()],
+        topics=[make_topic()],
+    )

@@ -12,12 +12,10 @@ import pytest
 from factories import (
     ACCOUNT,
     REGION,
+    compliant,
     denied,
     make_account,
-    make_alarm,
-    make_bucket,
     make_event_rule,
-    make_filter,
     make_inventory,
     make_key,
     make_log_group,
@@ -26,11 +24,9 @@ from factories import (
     with_monitoring,
 )
 
-from trailcheck.demo.organization import cloudtrail_bucket_policy
 from trailcheck.engine import evaluate, rule_context, run_rule
 from trailcheck.model import EventTarget, Finding, Inventory, Status
 from trailcheck.rules import kms, load_rules, monitoring
-from trailcheck.rules._monitoring import controls
 from trailcheck.rules.base import Rule, Visibility
 from trailcheck.scanner.collectors.logs import unreadable_log_group
 
@@ -48,19 +44,6 @@ ROOT = MON["CT.MON.ROOT_USAGE"]
 
 def run(rule: Rule, inventory: Inventory, params: dict | None = None) -> list[Finding]:
     return run_rule(rule, inventory, rule_context(rule, params))
-
-
-def compliant(**trail: object) -> Inventory:
-    """One account, one trail, its bucket, key and log group; the CIS filters, alarms and a
-    confirmed topic: every rule passes (SEPARATE_ACCOUNT and FILTER_CONFIRMED_BY_AWS: N/A)."""
-    policy = json.loads(cloudtrail_bucket_policy(BUCKET, [f"AWSLogs/{ACCOUNT}"], [TRAIL_ARN]))
-    inventory = make_inventory([make_trail(**trail)], buckets=[make_bucket(BUCKET, policy=policy)])
-    return with_monitoring(
-        inventory,
-        filters={GROUP: [make_filter(k, c.recommended_pattern) for k, c in controls().items()]},
-        alarms=[make_alarm(k) for k in controls()],
-        topics=[make_topic()],
-    )
 
 
 def verdicts(inventory: Inventory) -> list[Finding]:
