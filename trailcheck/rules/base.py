@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, JsonValue
@@ -242,11 +243,13 @@ class RuleContext:
         judge: Callable[[str, list[Trail]], Iterable[Finding]],
         cannot_judge: Callable[[str, list[Trail], Unseen, str], Finding],
         *,
+        kind: str,
         noun: str,
         owned_list: Callable[[str], Unseen | None] | None = None,
     ) -> Iterator[Finding]:
         """Judge each resource trails use (`uses(trail)`: a bucket name, key or group ARN)
-        once, in the account that owns it, with `judge(resource, users)`.
+        once, in the account that owns it, with `judge(resource, users)`. `kind` names the
+        resource in ERROR reasons ("log bucket"), `noun` in NOT_APPLICABLE ones.
 
         * A resource `seen` says cannot be judged gets `cannot_judge(resource, users, unseen,
           account)`: an ERROR in its owner when the owner was entered, else in the account
@@ -267,7 +270,7 @@ class RuleContext:
                         inventory,
                         account.account_id,
                         Status.ERROR,
-                        f"{unlisted.reason}: the {noun}s its trails use cannot be judged",
+                        f"{unlisted.reason}: the {kind}s its trails use cannot be judged",
                         evidence=unlisted.evidence(),
                     )
                 )
@@ -282,7 +285,7 @@ class RuleContext:
             if place is not None:
                 found[place].append(
                     self.unseen(
-                        Unseen(f"cannot tell which {noun} the trail uses: {undescribed.reason}"),
+                        Unseen(f"cannot tell which {kind} the trail uses: {undescribed.reason}"),
                         account_id=place,
                         region=trail.home_region,
                         resource_arn=trail.arn,
@@ -312,7 +315,7 @@ class RuleContext:
                     inventory,
                     account.account_id,
                     Status.ERROR,
-                    f"{unlisted.reason}: whether it owns a {noun} is unknown",
+                    f"{unlisted.reason}: whether it owns a {kind} is unknown",
                     evidence=unlisted.evidence(),
                 )
             else:
@@ -394,6 +397,7 @@ class RuleContext:
             lambda name: visibility.bucket(name, needs),
             lambda name, writers: judge(inventory.buckets[name], writers),
             cannot_judge,
+            kind="log bucket",
             noun="CloudTrail log bucket",
             owned_list=visibility.bucket_list,
         )
@@ -447,7 +451,10 @@ class Visibility:
 
     def __init__(self, inventory: Inventory) -> None:
         self.inventory = inventory
-        self._reachable = frozenset(a.account_id for a in inventory.reachable_accounts())
+
+    @cached_property
+    def _reachable(self) -> frozenset[str]:
+        return frozenset(a.account_id for a in self.inventory.reachable_accounts())
 
     def reachable(self, account_id: str) -> bool:
         """The account is in the scan and was entered."""

@@ -128,6 +128,7 @@ def key_rotation(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
         lambda arn: visibility.kms_key(arn, needs=("metadata", "rotation_enabled")),
         lambda arn, users: [_rotation_finding(ctx, inventory.kms_keys[arn])],
         cannot_judge,
+        kind="KMS key",
         noun="KMS key used by a trail",
     )
 

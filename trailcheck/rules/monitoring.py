@@ -403,6 +403,7 @@ def per_trail_log_group(
         lambda arn: visibility.log_group(arn, needs=("exists", "metric_filters")),
         judge,
         cannot_judge,
+        kind="log group",
         noun="trail log group with metric filters",
     )
 
