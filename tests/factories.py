@@ -295,3 +295,33 @@ def with_monitoring(
             "regional_listings": {f"{x.account_id}/{x.region}": x for x in listings},
         }
     )
+
+
+def compliant(**trail: Any) -> Inventory:
+    """One account on which every rule passes (CT.BUCKET.SEPARATE_ACCOUNT and, unless filter
+    tests are added, CT.MON.FILTER_CONFIRMED_BY_AWS: N/A): the default trail (with `trail`
+    overrides), its bucket with the CloudTrail policy, its key and log group, the CIS filter
+    set with an alarm each and a topic with a confirmed subscription."""
+    import json
+
+    from trailcheck.demo.organization import cloudtrail_bucket_policy
+    from trailcheck.rules._monitoring import controls
+
+    main = make_trail(**trail)
+    bucket = f"logs-{ACCOUNT}"
+    policy = json.loads(cloudtrail_bucket_policy(bucket, [f"AWSLogs/{ACCOUNT}"], [main.arn]))
+    every_block = PublicAccessBlock(
+        block_public_acls=True,
+        ignore_public_acls=True,
+        block_public_policy=True,
+        restrict_public_buckets=True,
+    )
+    log_bucket = make_bucket(bucket, policy=policy, account_public_access_block=every_block)
+    inventory = make_inventory([main], buckets=[log_bucket])
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:ct-main:*"
+    return with_monitoring(
+        inventory,
+        filters={group: [make_filter(k, c.recommended_pattern) for k, c in controls().items()]},
+        alarms=[make_alarm(k) for k in controls()],
+        topics=[make_topic()],
+    )

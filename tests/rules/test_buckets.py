@@ -1049,9 +1049,10 @@ def test_bucket_owned_outside_the_scan_is_error_with_a_hint_in_the_writers_accou
     assert finding.status is Status.ERROR
     assert finding.account_id == ACCOUNT
     assert (
-        "bucket owned by 999999999999 is not in this scan: use --org or grant read access"
-        in finding.reason
+        "owned by account 999999999999, which is not in this scan: add account 999999999999 "
+        "to the scan" in finding.reason
     )
+    assert finding.evidence["add_to_scan"] == "999999999999"
 
 
 def only_finding(findings: list[Finding]) -> Finding:

@@ -175,3 +175,35 @@ def test_no_credentials_is_a_scan_error(monkeypatch: pytest.MonkeyPatch, moto: N
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(ScanError, match="no AWS credentials"):
         current_account(AwsSession(), "us-east-1")
+
+
+def test_log_group_of_an_account_outside_the_scan_is_unknown_never_absent(
+    aws: AwsSession, boto: boto3.Session
+) -> None:
+    from trailcheck.engine import evaluate
+    from trailcheck.model import Status
+    from trailcheck.rules import load_rules
+
+    outside = "999999999999"
+    group = f"arn:aws:logs:us-east-1:{outside}:log-group:central:*"
+    boto.client("s3").create_bucket(Bucket="trail-logs")
+    ct = boto.client("cloudtrail")
+    ct.create_trail(
+        Name="main",
+        S3BucketName="trail-logs",
+        IsMultiRegionTrail=True,
+        CloudWatchLogsLogGroupArn=group,
+        CloudWatchLogsRoleArn=f"arn:aws:iam::{ACCOUNT}:role/ct",
+    )
+    ct.start_logging(Name="main")
+    inventory = scan(aws)
+    seen = inventory.log_groups[group]
+    # Asked with the scanned account's access, CloudWatch Logs would answer "no such group".
+    assert isinstance(seen.exists, Unknown) and seen.exists.error_code == "OwnerNotScanned"
+    assert isinstance(seen.metric_filters, Unknown)
+    assert "logs:DescribeLogGroups" not in inventory.metadata.api_calls
+    findings = evaluate(inventory, load_rules(include_plugins=False)).findings
+    judged = {f.rule_id: f for f in findings if f.rule_id.startswith(("CT.MON.", "CT.TRAIL.CL"))}
+    for rule_id in ("CT.TRAIL.CLOUDWATCH_LOGS", "CT.MON.ROOT_USAGE", "CT.MON.OVERBROAD_FILTER"):
+        assert judged[rule_id].status is Status.ERROR, judged[rule_id].reason
+        assert f"add account {outside} to the scan" in judged[rule_id].reason

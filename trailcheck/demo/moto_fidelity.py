@@ -10,7 +10,8 @@ layer — rather than by bending trailcheck's own code:
   account's organization (AWS lists them in every member).
 * DescribeTrails honours trailNameList, and finds organization trails by ARN from members.
 * GetTrailStatus / GetEventSelectors accept an organization trail's ARN from a member account.
-* DescribeTrails says HasCustomEventSelectors when selectors were put (moto: always false).
+* DescribeTrails says HasCustomEventSelectors and HasInsightSelectors when selectors were put
+  (moto: always false).
 * AssumeRole fails with AccessDenied when the role does not exist (moto: always succeeds).
 * GetTrailStatus reports LatestCloudWatchLogsDeliveryTime for a logging trail that delivers to
   CloudWatch Logs, and LatestDigestDeliveryTime when validation is on (moto: never).
@@ -93,6 +94,7 @@ def _find_trail(account_id: str, name_or_arn: str) -> Any | None:
 def _description(trail: Any, original: Any) -> dict[str, Any]:
     desc: dict[str, Any] = original(trail, include_region=True)
     desc["HasCustomEventSelectors"] = bool(trail.event_selectors or trail.advanced_event_selectors)
+    desc["HasInsightSelectors"] = bool(getattr(trail, "insight_selectors", None))
     desc["HomeRegion"] = trail.region_name
     return desc
 

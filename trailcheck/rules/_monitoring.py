@@ -34,7 +34,6 @@ from trailcheck.model import (
     LogGroup,
     MetricFilter,
     MetricTransformation,
-    SnsTopic,
     Trail,
     Unknown,
 )
@@ -42,6 +41,7 @@ from trailcheck.rules import _event_pattern as eb
 from trailcheck.rules import _filter_pattern as fp
 from trailcheck.rules._cis_controls import MonitoringControl, SampleRecord, load_controls
 from trailcheck.rules._trails import Qualification, assess_trail, trails_covering
+from trailcheck.rules.base import Visibility
 
 LinkState = Literal["ok", "broken", "unknown", "not_reached"]
 LINKS = ("trail", "log_group", "metric_filter", "alarm", "subscriber")
@@ -281,10 +281,9 @@ def _trail_link(trail: Trail) -> Link:
 
 def _group_link(inventory: Inventory, arn: str) -> tuple[Link, LogGroup | None]:
     group = inventory.log_groups.get(arn)
-    if group is None:
-        return Link("unknown", f"log group {arn} was not collected", (arn,)), None
-    if isinstance(group.exists, Unknown):
-        return Link("unknown", f"log group {group.name}: {group.exists.describe()}", (arn,)), group
+    unseen = Visibility(inventory).log_group(arn)
+    if unseen is not None or group is None:
+        return Link("unknown", unseen.reason if unseen else arn, (arn,)), group
     if group.exists is False:
         return Link("broken", f"log group {group.name} does not exist", (arn,)), group
     return Link("ok", f"log group {group.name} ({group.region})", (arn,)), group
@@ -399,23 +398,25 @@ def _alarm_links(inventory: Inventory, group: LogGroup, flt: MetricFilter) -> tu
                 continue
             alarm_ok = Link("ok", f"alarm {alarm.name} on {metric}, actions enabled", (alarm.arn,))
             for topic_arn in topics:
-                sub = _subscriber_link(inventory.sns_topics.get(topic_arn), topic_arn)
+                sub = _subscriber_link(inventory, topic_arn)
                 rank = {"ok": 6, "unknown": 5, "broken": 4}[sub.state]
                 consider(rank, alarm_ok, sub)
     assert best is not None
     return best[1], best[2]
 
 
-def _subscriber_link(topic: SnsTopic | None, arn: str) -> Link:
+def _subscriber_link(inventory: Inventory, arn: str) -> Link:
     name = arn.split(":")[-1]
-    if topic is None:
-        return Link("unknown", f"topic {arn} was not read", (arn,))
-    if isinstance(topic.exists, Unknown):
-        return Link("unknown", f"topic {name}: {topic.exists.describe()}", (arn,))
+    topic = inventory.sns_topics.get(arn)
+    visibility = Visibility(inventory)
+    unseen = visibility.sns_topic(arn, needs=("exists",))
+    if unseen is not None or topic is None:
+        return Link("unknown", unseen.reason if unseen else arn, (arn,))
     if topic.exists is False:
         return Link("broken", f"topic {arn} does not exist", (arn,))
-    if isinstance(topic.subscriptions, Unknown):
-        return Link("unknown", f"topic {name}: {topic.subscriptions.describe()}", (arn,))
+    unseen = visibility.sns_topic(arn)
+    if unseen is not None or isinstance(topic.subscriptions, Unknown):
+        return Link("unknown", unseen.reason if unseen else arn, (arn,))
     confirmed = [s for s in topic.subscriptions if s.confirmed]
     if confirmed:
         kinds = ", ".join(sorted({s.protocol for s in confirmed}))
@@ -440,11 +441,20 @@ def chains_for(inventory: Inventory, account_id: str, control_key: str) -> list[
     if isinstance(trails, Unknown):
         return trails
     chains: list[Chain] = []
+    visibility = Visibility(inventory)
     for trail in sorted(trails, key=lambda t: (t.account_id != account_id, t.arn)):
         via_org = trail.account_id != account_id
         trail_link = _trail_link(trail)
         arn = trail.cloudwatch_logs_log_group_arn
         base = {"trail": trail_link, "alarm": NOT_REACHED, "subscriber": NOT_REACHED}
+        undescribed = visibility.trail(trail)
+        if undescribed is not None:
+            links = base | {
+                "log_group": Link("unknown", undescribed.reason, (trail.arn,)),
+                "metric_filter": NOT_REACHED,
+            }
+            chains.append(Chain(trail, via_org, links, unknown_filters=True))
+            continue
         if not arn:
             chains.append(
                 Chain(
@@ -462,6 +472,10 @@ def chains_for(inventory: Inventory, account_id: str, control_key: str) -> list[
             continue
         group_link, group = _group_link(inventory, arn)
         filters = group.metric_filters if group is not None else None
+        if group_link.state == "unknown":
+            links = base | {"log_group": group_link, "metric_filter": NOT_REACHED}
+            chains.append(Chain(trail, via_org, links, group=group, unknown_filters=True))
+            continue
         if group is None or filters is None or isinstance(filters, Unknown):
             if isinstance(filters, Unknown):
                 detail = f"metric filters of log group {group.name if group else arn}: " + (
@@ -630,8 +644,9 @@ def eventbridge_coverage(
             hits = _counts(rule, control_key)
             if not hits:
                 continue
-            if isinstance(rule.targets, Unknown):
-                unknown.append(f"targets of {rule.name}: {rule.targets.describe()}")
+            if rule.targets is None or isinstance(rule.targets, Unknown):
+                why = rule.targets.describe() if rule.targets else "not read"
+                unknown.append(f"targets of {rule.name}: {why}")
                 unknown_regions.add(region)
                 continue
             if not rule.targets:

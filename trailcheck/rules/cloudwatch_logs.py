@@ -8,7 +8,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from trailcheck.model import Finding, Inventory, Severity, Status, Trail, Unknown
-from trailcheck.rules.base import Remediation, RuleContext, rule
+from trailcheck.rules.base import Remediation, RuleContext, Unseen, Visibility, rule
 
 
 class CloudWatchParams(BaseModel):
@@ -96,6 +96,7 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
     of a root login or a StopLogging call. Configured is not enough: the role or the log group
     can break silently, so the last delivery must be recent (relative to the scan time)."""
     max_age = timedelta(hours=ctx.params.max_delivery_age_hours)
+    visibility = Visibility(inventory)
 
     def judge(trail: Trail) -> Iterator[Finding]:
         arn = trail.cloudwatch_logs_log_group_arn
@@ -114,7 +115,8 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
             )
             return
         group = inventory.log_groups.get(arn)
-        if group is not None and group.exists is False:
+        unseen = visibility.log_group(arn)
+        if unseen is None and group is not None and group.exists is False:
             yield ctx.for_trail(
                 trail, Status.FAIL, f"log group {group.name} does not exist", evidence=evidence
             )
@@ -152,6 +154,17 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
                 Status.FAIL,
                 f"last delivery to CloudWatch Logs was {last.isoformat()}, more than "
                 f"{ctx.params.max_delivery_age_hours} h before the scan",
+                evidence=evidence,
+            )
+        elif unseen is not None:
+            yield ctx.unseen(
+                Unseen(
+                    f"{unseen.reason} (CloudTrail last delivered at {last.isoformat()})",
+                    unseen.add_to_scan,
+                ),
+                account_id=trail.account_id,
+                region=trail.home_region,
+                resource_arn=trail.arn,
                 evidence=evidence,
             )
         else:

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from trailcheck.model import Finding, Inventory, KmsKey, Severity, Status, Trail, Unknown
-from trailcheck.rules.base import Remediation, RuleContext, rule
+from pydantic import JsonValue
+
+from trailcheck.model import (
+    Finding,
+    Inventory,
+    KeyMetadata,
+    KmsKey,
+    Severity,
+    Status,
+    Trail,
+    Unknown,
+)
+from trailcheck.rules.base import Remediation, RuleContext, Unseen, Visibility, rule
 
 SSE_KMS_CONTROLS = {
     "cis-aws-1.4": ("3.7",),
@@ -81,6 +92,8 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     key that is disabled or pending deletion stops delivery of new logs and, once deleted,
     makes every log encrypted with it unreadable."""
 
+    visibility = Visibility(inventory)
+
     def judge(trail: Trail) -> Iterator[Finding]:
         key_arn = trail.kms_key_arn
         if not key_arn:
@@ -91,30 +104,27 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 evidence={"trail_arn": trail.arn, "KmsKeyId": None},
             )
             return
-        key = inventory.kms_keys.get(key_arn)
         evidence = {"trail_arn": trail.arn, "KmsKeyId": key_arn, "key_arn": key_arn}
-        if key is None:
-            yield ctx.for_trail(
-                trail, Status.ERROR, f"key {key_arn} was not collected", evidence=evidence
-            )
-            return
-        if isinstance(key.metadata, Unknown):
-            yield ctx.for_trail(
-                trail,
-                Status.ERROR,
-                f"cannot read key {key_arn}: {key.metadata.describe()}"
-                + _outside_hint(inventory, key.account_id),
+        unseen = visibility.kms_key(key_arn)
+        if unseen is not None:
+            yield ctx.unseen(
+                _with_outside_view(unseen, inventory.kms_keys.get(key_arn)),
+                account_id=trail.account_id,
+                region=trail.home_region,
+                resource_arn=trail.arn,
                 evidence=evidence,
             )
             return
-        evidence |= {"key_state": key.metadata.key_state, "key_account": key.account_id}
-        if key.metadata.key_state == "PendingDeletion" or not key.metadata.enabled:
-            when = key.metadata.deletion_date
+        key = inventory.kms_keys[key_arn]
+        metadata: KeyMetadata = key.metadata  # type: ignore[assignment]  # known: Visibility
+        evidence |= {"key_state": metadata.key_state, "key_account": key.account_id}
+        if metadata.key_state == "PendingDeletion" or not metadata.enabled:
+            when = metadata.deletion_date
             suffix = f" (deletion on {when.date().isoformat()})" if when else ""
             yield ctx.for_trail(
                 trail,
                 Status.FAIL,
-                f"key {key_arn} is {key.metadata.key_state}{suffix}: "
+                f"key {key_arn} is {metadata.key_state}{suffix}: "
                 "CloudTrail cannot encrypt new logs",
                 severity=Severity.HIGH,
                 evidence=evidence,
@@ -151,45 +161,44 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 def key_rotation(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     """Rotation limits how much data one key version protects and how long a leaked key stays
     useful. Judged once per key, in the account that owns it."""
-    used = {t.kms_key_arn for t in inventory.trails.values() if t.kms_key_arn}
-    for account in inventory.reachable_accounts():
-        keys = [
-            k
-            for arn, k in sorted(inventory.kms_keys.items())
-            if arn in used and k.account_id == account.account_id
-        ]
-        if not keys:
-            yield ctx.not_applicable(
-                account_id=account.account_id,
-                region=None,
-                resource_arn=f"arn:{inventory.metadata.partition}:iam::{account.account_id}:root",
-                resource_type="AWS::::Account",
-                reason="the account owns no KMS key used by a trail",
-            )
-            continue
-        for key in keys:
-            yield _rotation_finding(ctx, key)
+    visibility = Visibility(inventory)
+
+    def cannot_judge(arn: str, users: list[Trail], unseen: Unseen, place: str) -> Finding:
+        key = inventory.kms_keys.get(arn)
+        return ctx.unseen(
+            _with_outside_view(unseen, key),
+            account_id=place,
+            region=arn.split(":")[3] or None,
+            resource_arn=arn,
+            evidence={"key_arn": arn, "used_by": [t.arn for t in users]},
+        )
+
+    yield from ctx.per_used_resource(
+        inventory,
+        lambda trail: trail.kms_key_arn,
+        lambda arn: arn.split(":")[4],
+        lambda arn: visibility.kms_key(arn, needs=("metadata", "rotation_enabled")),
+        lambda arn, users: [_rotation_finding(ctx, inventory.kms_keys[arn])],
+        cannot_judge,
+        kind="KMS key",
+        noun="KMS key used by a trail",
+    )
 
 
 def _rotation_finding(ctx: RuleContext, key: KmsKey) -> Finding:
+    """The verdict on a key whose facts `Visibility.kms_key` found known."""
     base = {"account_id": key.account_id, "region": key.region, "resource_arn": key.arn}
-    evidence = {"key_arn": key.arn}
-    if isinstance(key.metadata, Unknown):
-        return ctx.error(
-            **base, reason=f"cannot describe the key: {key.metadata.describe()}", evidence=evidence
-        )
-    evidence |= {"key_manager": key.metadata.key_manager, "key_spec": key.metadata.key_spec}
+    metadata: KeyMetadata = key.metadata  # type: ignore[assignment]
+    evidence: dict[str, JsonValue] = {
+        "key_arn": key.arn,
+        "key_manager": metadata.key_manager,
+        "key_spec": metadata.key_spec,
+    }
     if key.rotation_enabled is None:
         return ctx.not_applicable(
             **base,
-            reason=f"rotation is managed by AWS or not supported ({key.metadata.key_manager}, "
-            f"{key.metadata.key_spec})",
-            evidence=evidence,
-        )
-    if isinstance(key.rotation_enabled, Unknown):
-        return ctx.error(
-            **base,
-            reason=f"cannot read rotation status: {key.rotation_enabled.describe()}",
+            reason=f"rotation is managed by AWS or not supported ({metadata.key_manager}, "
+            f"{metadata.key_spec})",
             evidence=evidence,
         )
     evidence["KeyRotationEnabled"] = key.rotation_enabled
@@ -219,10 +228,12 @@ def _key_fix(state: str) -> Remediation:
     )
 
 
-def _outside_hint(inventory: Inventory, account_id: str) -> str:
-    if account_id in inventory.accounts:
-        return ""
-    return (
-        f" (the key is owned by {account_id}, which is not in this scan: "
-        "use --org or grant read access)"
-    )
+def _with_outside_view(unseen: Unseen, key: KmsKey | None) -> Unseen:
+    """Add what a scanned account could read of a key its owner could not judge."""
+    if key is None or isinstance(key.metadata, Unknown) or not unseen.add_to_scan:
+        return unseen
+    rotation = key.rotation_enabled
+    view = f"{key.metadata.key_state}"
+    if isinstance(rotation, bool):
+        view += f", automatic rotation {'enabled' if rotation else 'disabled'}"
+    return Unseen(f"{unseen.reason}; as read from a scanned account: {view}", unseen.add_to_scan)

@@ -15,12 +15,13 @@ agrees with trailcheck's evaluator).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trailcheck.model import Finding, Inventory, Severity, Status, Unknown
+from trailcheck.model import Finding, Inventory, Severity, Status, Trail, Unknown
 from trailcheck.rules._monitoring import (
     LINKS,
     NOT_REACHED,
@@ -33,7 +34,7 @@ from trailcheck.rules._monitoring import (
     eventbridge_coverage,
     match_sets,
 )
-from trailcheck.rules.base import Remediation, Rule, RuleContext, rule
+from trailcheck.rules.base import Remediation, Rule, RuleContext, Unseen, Visibility, rule
 
 # control key → (rule id, severity). Ids are released API: never rename, never reuse.
 CONTROL_RULES: tuple[tuple[str, str, Severity], ...] = (
@@ -213,6 +214,7 @@ def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[
     }
     cis = {f: ids[0] for f, ids in mapped.items()}
     partition = inventory.metadata.partition
+    visibility = Visibility(inventory)
     for account in inventory.reachable_accounts():
         base: dict[str, Any] = {
             "account_id": account.account_id,
@@ -221,9 +223,15 @@ def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[
         }
         analysis = analyse(inventory, account.account_id, key)
         bridge = eventbridge_coverage(inventory, account.account_id, key)
+        unlisted = visibility.trail_list(account.account_id)
         if isinstance(analysis, Unknown):
             analysis = Analysis(
-                "unknown", f"cannot list the account's trails: {analysis.describe()}"
+                "unknown", unlisted.reason if unlisted else f"cannot list: {analysis.describe()}"
+            )
+        elif unlisted is not None and analysis.verdict == "not_covered":
+            # a trail of the account's own, unseen, may carry a working chain
+            analysis = replace(
+                analysis, verdict="unknown", reason=f"{analysis.reason}; and {unlisted.reason}"
             )
         aws_check = _aws_check(inventory, analysis, key)
         status, reason, via = _verdict(analysis, bridge, ctx.params.eventbridge_counts)
@@ -347,93 +355,101 @@ def overbroad_filter(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
     that owns the trail log group. Records CIS itself chose to exclude (HeadBucket and
     log-delivery AccessDenied, which the CIS 1.2.0 / Security Hub text still counts) give an
     informational note, not a finding of low severity."""
-    partition = inventory.metadata.partition
     catalogue = controls()
-    for account in inventory.reachable_accounts():
-        groups = [
-            g for _, g in sorted(inventory.log_groups.items()) if g.account_id == account.account_id
-        ]
-        judged = 0
-        over = 0
-        for group in groups:
-            filters = group.metric_filters
-            if isinstance(filters, Unknown):
-                yield ctx.error(
-                    account_id=account.account_id,
-                    region=group.region,
-                    resource_arn=group.arn,
-                    reason=f"cannot read metric filters of {group.name}: {filters.describe()}",
-                )
-                judged += 1
-                continue
-            for flt in filters or ():
-                judged += 1
-                noisy: dict[str, Any] = {}
-                for key in meant_for(flt.pattern):
-                    sets = match_sets(flt.pattern, key)
-                    if not sets.negatives:
-                        continue
-                    basis = {s.name: s.basis for s in catalogue[key].negatives}
-                    noisy[key] = {
-                        "negatives": sorted(sets.negatives),
-                        "look_alikes": sorted(
-                            n for n in sets.negatives if basis[n] == "look_alike"
-                        ),
-                    }
-                if not noisy:
-                    continue
-                over += 1
-                look_alike = any(v["look_alikes"] for v in noisy.values())
-                examples = []
-                for key, info in noisy.items():
-                    names = info["look_alikes"] or info["negatives"]
-                    records = {s.name: s for s in catalogue[key].negatives}
-                    examples.append(
-                        f"{key.replace('_', ' ')}: "
-                        + ", ".join(
-                            f"{records[n].record.get('eventName')} ({n})" for n in names[:2]
-                        )
-                    )
-                text = "; ".join(examples[:3]) + (
-                    f" (+{len(examples) - 3} controls)" if len(examples) > 3 else ""
-                )
-                if look_alike:
-                    reason = f"filter {flt.name} also counts benign look-alikes: {text}"
-                else:
-                    reason = (
-                        f"filter {flt.name} counts records the newest CIS text excludes ({text}), "
-                        "as the CIS 1.2.0 / Security Hub text does: expect some alarm noise"
-                    )
-                yield ctx.failed(
-                    account_id=account.account_id,
-                    region=group.region,
-                    resource_arn=group.arn,
-                    severity=Severity.LOW if look_alike else Severity.INFO,
-                    reason=reason,
-                    evidence={
-                        "log_group_arn": group.arn,
-                        "log_group": group.name,
-                        "filter_name": flt.name,
-                        "pattern": flt.pattern,
-                        "controls": noisy,
-                    },
-                )
-        base = {
-            "account_id": account.account_id,
-            "region": None,
-            "resource_arn": f"arn:{partition}:iam::{account.account_id}:root",
-            "resource_type": "AWS::::Account",
+
+    def judge(arn: str, users: list[Trail]) -> Iterator[Finding]:
+        group = inventory.log_groups[arn]
+        filters = group.metric_filters if isinstance(group.metric_filters, tuple) else ()
+        where: dict[str, Any] = {
+            "account_id": group.account_id,
+            "region": group.region,
+            "resource_arn": group.arn,
         }
-        if not judged:
-            yield ctx.not_applicable(
-                **base, reason="the account owns no trail log group with metric filters"
+        over = 0
+        for flt in filters:
+            noisy: dict[str, Any] = {}
+            for key in meant_for(flt.pattern):
+                sets = match_sets(flt.pattern, key)
+                if not sets.negatives:
+                    continue
+                basis = {s.name: s.basis for s in catalogue[key].negatives}
+                noisy[key] = {
+                    "negatives": sorted(sets.negatives),
+                    "look_alikes": sorted(n for n in sets.negatives if basis[n] == "look_alike"),
+                }
+            if not noisy:
+                continue
+            over += 1
+            look_alike = any(v["look_alikes"] for v in noisy.values())
+            examples = []
+            for key, info in noisy.items():
+                names = info["look_alikes"] or info["negatives"]
+                records = {s.name: s for s in catalogue[key].negatives}
+                examples.append(
+                    f"{key.replace('_', ' ')}: "
+                    + ", ".join(f"{records[n].record.get('eventName')} ({n})" for n in names[:2])
+                )
+            text = "; ".join(examples[:3]) + (
+                f" (+{len(examples) - 3} controls)" if len(examples) > 3 else ""
             )
-        elif not over:
+            if look_alike:
+                reason = f"filter {flt.name} also counts benign look-alikes: {text}"
+            else:
+                reason = (
+                    f"filter {flt.name} counts records the newest CIS text excludes ({text}), "
+                    "as the CIS 1.2.0 / Security Hub text does: expect some alarm noise"
+                )
+            yield ctx.failed(
+                **where,
+                severity=Severity.LOW if look_alike else Severity.INFO,
+                reason=reason,
+                evidence={
+                    "log_group_arn": group.arn,
+                    "log_group": group.name,
+                    "filter_name": flt.name,
+                    "pattern": flt.pattern,
+                    "controls": noisy,
+                },
+            )
+        if filters and not over:
             yield ctx.passed(
-                **base,
-                reason=f"none of the {judged} metric filter(s) on the account's trail log groups "
+                **where,
+                reason=f"none of the {len(filters)} metric filter(s) on log group {group.name} "
                 "counts a benign look-alike",
+                evidence={"log_group_arn": group.arn, "filters": [f.name for f in filters]},
             )
+
+    yield from per_trail_log_group(inventory, ctx, judge)
+
+
+def per_trail_log_group(
+    inventory: Inventory,
+    ctx: RuleContext,
+    judge: Callable[[str, list[Trail]], Iterable[Finding]],
+) -> Iterator[Finding]:
+    """Run `judge(log group ARN, trails)` once per trail log group whose metric filters are
+    known, in the account that owns it; `Visibility` decides which cannot be judged (ERROR)."""
+    visibility = Visibility(inventory)
+
+    def cannot_judge(arn: str, users: list[Trail], unseen: Unseen, place: str) -> Finding:
+        return ctx.unseen(
+            unseen,
+            account_id=place,
+            region=arn.split(":")[3] or None,
+            resource_arn=arn,
+            evidence={"log_group_arn": arn, "trails": [t.arn for t in users]},
+        )
+
+    yield from ctx.per_used_resource(
+        inventory,
+        lambda trail: trail.cloudwatch_logs_log_group_arn,
+        lambda arn: arn.split(":")[4],
+        lambda arn: visibility.log_group(arn, needs=("exists", "metric_filters")),
+        judge,
+        cannot_judge,
+        kind="log group",
+        noun="trail log group with metric filters",
+    )
 
 
 # ----------------------------------------------------------------------------- AWS's answer
@@ -461,63 +477,53 @@ def filter_confirmed_by_aws(inventory: Inventory, ctx: RuleContext) -> Iterator[
     sample records with each filter pattern to CloudWatch Logs' own evaluator (TestMetricFilter,
     a read-only call); any difference between the two answers is reported here, and the
     affected control's verdict becomes ERROR."""
-    partition = inventory.metadata.partition
-    for account in inventory.reachable_accounts():
-        base: dict[str, Any] = {
-            "account_id": account.account_id,
-            "region": None,
-            "resource_arn": f"arn:{partition}:iam::{account.account_id}:root",
-            "resource_type": "AWS::::Account",
-        }
-        if inventory.filter_tests is None:
-            yield ctx.not_applicable(
-                **base, reason="not requested (scan with --confirm-filters-with-aws)"
+    if inventory.filter_tests is None:
+        for account in inventory.reachable_accounts():
+            yield ctx.for_account(
+                inventory,
+                account.account_id,
+                Status.NOT_APPLICABLE,
+                "not requested (scan with --confirm-filters-with-aws)",
             )
-            continue
-        groups = [
-            g
-            for _, g in sorted(inventory.log_groups.items())
-            if g.account_id == account.account_id and isinstance(g.metric_filters, tuple)
-        ]
-        judged = False
-        for group in groups:
-            for flt in group.metric_filters or ():
-                judged = True
-                where = {"account_id": account.account_id, "region": group.region}
-                evidence = {
-                    "log_group_arn": group.arn,
-                    "filter_name": flt.name,
-                    "pattern": flt.pattern,
-                }
-                found = aws_disagreements(inventory, [flt.pattern])
-                if isinstance(found, Unknown) or found is None:
-                    detail = found.describe() if found else "not tested"
-                    yield ctx.error(
-                        **where,
-                        resource_arn=group.arn,
-                        evidence=evidence,
-                        reason=f"filter {flt.name}: AWS could not confirm: {detail}",
-                    )
-                elif found:
-                    first = found[0]
-                    yield ctx.error(
-                        **where,
-                        resource_arn=group.arn,
-                        evidence=evidence | {"disagreements": found},
-                        reason=f"filter {flt.name}: AWS and trailcheck disagree on "
-                        f"{len(found)} record(s), e.g. {first['record']}: AWS "
-                        f"{'counts' if first['aws'] else 'does not count'} it",
-                    )
-                else:
-                    tested = len(inventory.filter_tests[flt.pattern].tested)
-                    yield ctx.passed(
-                        **where,
-                        resource_arn=group.arn,
-                        evidence=evidence,
-                        reason=f"filter {flt.name}: AWS agrees with trailcheck on all "
-                        f"{tested} sample records",
-                    )
-        if not judged:
-            yield ctx.not_applicable(
-                **base, reason="the account owns no trail log group with metric filters"
-            )
+        return
+    tests = inventory.filter_tests
+
+    def judge(arn: str, users: list[Trail]) -> Iterator[Finding]:
+        group = inventory.log_groups[arn]
+        for flt in group.metric_filters or ():
+            where = {"account_id": group.account_id, "region": group.region}
+            evidence = {
+                "log_group_arn": group.arn,
+                "filter_name": flt.name,
+                "pattern": flt.pattern,
+            }
+            found = aws_disagreements(inventory, [flt.pattern])
+            if isinstance(found, Unknown) or found is None:
+                detail = found.describe() if found else "not tested"
+                yield ctx.error(
+                    **where,
+                    resource_arn=group.arn,
+                    evidence=evidence,
+                    reason=f"filter {flt.name}: AWS could not confirm: {detail}",
+                )
+            elif found:
+                first = found[0]
+                yield ctx.error(
+                    **where,
+                    resource_arn=group.arn,
+                    evidence=evidence | {"disagreements": found},
+                    reason=f"filter {flt.name}: AWS and trailcheck disagree on "
+                    f"{len(found)} record(s), e.g. {first['record']}: AWS "
+                    f"{'counts' if first['aws'] else 'does not count'} it",
+                )
+            else:
+                tested = len(tests[flt.pattern].tested)
+                yield ctx.passed(
+                    **where,
+                    resource_arn=group.arn,
+                    evidence=evidence,
+                    reason=f"filter {flt.name}: AWS agrees with trailcheck on all "
+                    f"{tested} sample records",
+                )
+
+    yield from per_trail_log_group(inventory, ctx, judge)

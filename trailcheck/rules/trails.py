@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from trailcheck.model import Finding, Inventory, Severity, Status, Trail, Unknown
 from trailcheck.rules._trails import Qualification, assess_trail, trails_covering
-from trailcheck.rules.base import Remediation, RuleContext, rule
+from trailcheck.rules.base import Remediation, RuleContext, Unseen, Visibility, rule
 
 
 @rule(
@@ -64,12 +64,14 @@ def multi_region_trail(inventory: Inventory, ctx: RuleContext) -> Iterator[Findi
     investigated. An organization trail covers member accounts; excluded event sources (for
     example KMS or RDS Data API) are a deliberate cost choice but still leave a gap."""
     partition = inventory.metadata.partition
+    visibility = Visibility(inventory)
     for account in inventory.reachable_accounts():
         resource = f"arn:{partition}:iam::{account.account_id}:root"
         base = {"account_id": account.account_id, "region": None, "resource_arn": resource}
         trails = trails_covering(inventory, account.account_id)
+        unlisted = visibility.trail_list(account.account_id)
         if isinstance(trails, Unknown):
-            yield ctx.error(**base, reason=f"cannot list the account's trails: {trails.describe()}")
+            yield ctx.unseen(unlisted or Unseen(f"cannot list trails: {trails.describe()}"), **base)
             continue
         if not trails:
             yield ctx.failed(
@@ -98,6 +100,13 @@ def multi_region_trail(inventory: Inventory, ctx: RuleContext) -> Iterator[Findi
             )
             continue
         undecided = [a for a in assessments if a.verdict is Qualification.UNKNOWN]
+        if unlisted is not None:  # a trail of its own that qualifies may be unseen
+            yield ctx.unseen(
+                Unseen(f"no trail seen qualifies, and {unlisted.reason}"),
+                **base,
+                evidence=evidence,
+            )
+            continue
         if undecided:
             yield ctx.error(
                 **base,

@@ -7,7 +7,8 @@ Work is done in stages so that every shared thing is read once:
    owner's access when the owner is scanned;
 3. per bucket name / key ARN / log-group ARN referenced by any trail: one read, from the
    owning account when it is scanned, otherwise with the referencing account's access (and
-   the facts become `Unknown` when that is denied);
+   the facts become `Unknown` when that is denied); a log group of an account not scanned is
+   not asked at all (CloudWatch Logs would answer for the asking account): it is `Unknown`;
 4. monitoring: alarms once per (account, region) where a trail log group lives, EventBridge
    rules once per scanned (account, region), then each SNS topic those alarms notify once;
 5. optionally (--confirm-filters-with-aws) each distinct filter pattern once through
@@ -342,7 +343,10 @@ def _collect_resources(
             return s3.collect_bucket(reader, ident, owner)
         if kind == "key":
             return kms.collect_key(reader, ident)
-        return logs.collect_log_group(reader, ident, metric_filters="metric_filters" in wanted)
+        with_filters = "metric_filters" in wanted
+        if ident.split(":")[4] != account_id:  # another account's access would see it absent
+            return logs.unreadable_log_group(ident, metric_filters=with_filters)
+        return logs.collect_log_group(reader, ident, metric_filters=with_filters)
 
     results = _stage(observer, "resources", sorted(units.items()), options, read)
     account_pabs = dict(r for r in results if isinstance(r, tuple))

@@ -7,6 +7,19 @@ from typing import Any
 
 from trailcheck.scanner.session import AwsSession, Credentials
 
+# IAM actions whose API operation is named otherwise (every other action is `service:Operation`
+# of the API it allows). From the Service Authorization Reference (Amazon S3 actions).
+OPERATIONS_OF_ACTION: dict[str, tuple[str, ...]] = {
+    "s3:ListAllMyBuckets": ("s3:ListBuckets",),
+    "s3:GetEncryptionConfiguration": ("s3:GetBucketEncryption",),
+    "s3:GetBucketObjectLockConfiguration": ("s3:GetObjectLockConfiguration",),
+    "s3:GetBucketPublicAccessBlock": ("s3:GetPublicAccessBlock",),
+    "s3:GetLifecycleConfiguration": ("s3:GetBucketLifecycleConfiguration",),
+    "s3:GetBucketNotification": ("s3:GetBucketNotificationConfiguration",),
+    "s3:GetAccountPublicAccessBlock": ("s3control:GetPublicAccessBlock",),
+    "s3:ListBucket": ("s3:ListObjectsV2",),
+}
+
 
 @dataclass(frozen=True)
 class CollectorSpec:
@@ -18,6 +31,12 @@ class CollectorSpec:
     name: str
     provides: frozenset[str]
     permissions: tuple[str, ...]
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The API operations (`service:Operation`, as the API meter counts them) the
+        permissions allow."""
+        return tuple(op for p in self.permissions for op in OPERATIONS_OF_ACTION.get(p, (p,)))
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,29 @@ def collect_log_group(access: AccountAccess, arn: str, *, metric_filters: bool =
     )
 
 
+def unreadable_log_group(arn: str, *, metric_filters: bool = False) -> LogGroup:
+    """A log group of an account the scan does not read: every fact unknown, no call made.
+
+    CloudWatch Logs answers DescribeLogGroups only for the caller's own log groups, so asking
+    with another account's access would report the group as absent.
+    """
+    parts = arn.split(":")
+    region, account_id = parts[3], parts[4]
+    unknown = Unknown(
+        operation="logs:DescribeLogGroups",
+        error_code="OwnerNotScanned",
+        message=f"the log group belongs to account {account_id}, which this scan does not read",
+    )
+    return LogGroup(
+        arn=arn,
+        name=log_group_name(arn),
+        account_id=account_id,
+        region=region,
+        exists=unknown,
+        metric_filters=unknown if metric_filters else None,
+    )
+
+
 def _metric_filters(client: Any, name: str) -> tuple[MetricFilter, ...] | Unknown:
     items = paginate(client, "DescribeMetricFilters", "metricFilters", logGroupName=name)
     if isinstance(items, Unknown):
