@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -233,6 +234,63 @@ ConfirmFiltersOpt = Annotated[
 ]
 
 
+WhoOpt = Annotated[
+    bool,
+    typer.Option(
+        "--who",
+        help="For each FAIL/ERROR finding, look up who made the change (CloudTrail LookupEvents, "
+        "read-only, last 90 days) and name it in the finding.",
+    ),
+]
+WhoBudgetOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--who-budget",
+        min=0,
+        help="With --who: at most this many LookupEvents calls (default: no bound).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class WhoRequest:
+    """--who: the lookup options and how to judge the inventory to find what failed."""
+
+    budget: int | None
+    judge: Callable[[Inventory], Report]
+    rules: RuleSet
+
+
+def _who_request(
+    who: bool, budget: int | None, judge: Callable[[Inventory], Report], rules: RuleSet
+) -> WhoRequest | None:
+    if budget is not None and not who:
+        raise UserError("--who-budget: only meaningful with --who")
+    return WhoRequest(budget, judge, rules) if who else None
+
+
+def _add_change_history(
+    inventory: Inventory,
+    targets: list[AccountTarget],
+    session: AwsSession,
+    who: WhoRequest,
+    max_workers: int,
+) -> Inventory:
+    """The lookup stage of --who: judge, look up the changes behind FAIL/ERROR findings."""
+    from trailcheck.changes.lookup import LookupOptions, with_change_history
+    from trailcheck.scanner.collectors.base import AccountAccess
+
+    access = {
+        t.account_id: AccountAccess(t.account_id, session, t.credentials)
+        for t in targets
+        if t.access_error is None
+    }
+    report = who.judge(inventory)
+    events = {r.id: r.change_events for r in who.rules}
+    options = LookupOptions(budget=who.budget, max_workers=max_workers)
+    return with_change_history(inventory, report.findings, events, access, options).inventory
+
+
 @dataclass(frozen=True)
 class OutputOptions:
     formats: str
@@ -297,6 +355,7 @@ def _run_scan(
     rules: RuleSet,
     org: OrgRequest | None = None,
     confirm_filters: bool = False,
+    who: WhoRequest | None = None,
 ) -> Inventory:
     from trailcheck.scanner.session import AwsSession
 
@@ -307,7 +366,7 @@ def _run_scan(
         raise UserError(f"--profile: {exc}") from None
     # Progress only for a person watching: not with --quiet, not when output is piped.
     if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return _collect(session, regions, max_workers, rules, org, None, confirm_filters)
+        return _collect(session, regions, max_workers, rules, org, None, confirm_filters, who)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -321,7 +380,14 @@ def _run_scan(
     )
     with progress:
         return _collect(
-            session, regions, max_workers, rules, org, _RichObserver(progress), confirm_filters
+            session,
+            regions,
+            max_workers,
+            rules,
+            org,
+            _RichObserver(progress),
+            confirm_filters,
+            who,
         )
 
 
@@ -333,6 +399,7 @@ def _collect(
     org: OrgRequest | None,
     observer: ScanObserver | None,
     confirm_filters: bool = False,
+    who: WhoRequest | None = None,
 ) -> Inventory:
     from trailcheck.scanner.accounts import current_account
     from trailcheck.scanner.org import organization_targets
@@ -366,7 +433,12 @@ def _collect(
         partition=partition,
         confirm_filters_with_aws=confirm_filters,
     )
-    return collect(targets, session, options, observer, **extra)
+    inventory = collect(targets, session, options, observer, **extra)
+    if who is not None:
+        if observer is not None:
+            observer.stage("who changed it", 1)
+        inventory = _add_change_history(inventory, targets, session, who, max_workers)
+    return inventory
 
 
 def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
@@ -496,10 +568,13 @@ def scan(
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
     confirm_filters_with_aws: ConfirmFiltersOpt = False,
+    who: WhoOpt = False,
+    who_budget: WhoBudgetOpt = None,
 ) -> None:
     """Scan the account of the current credentials (or, with --org, the whole organization)
     and write reports."""
     policy = _policy(config)
+    who_request = _who_request(who, who_budget, lambda inv: _judge(inv, policy, None), policy.rules)
     out = _output(format, output_dir, fail_on, quiet, policy)
     if baseline is not None:
         load_baseline(baseline)  # a bad baseline fails before any AWS call
@@ -507,7 +582,14 @@ def scan(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
     inventory = _run_scan(
-        profile, region, max_workers, quiet, policy.rules, org_request, confirm_filters_with_aws
+        profile,
+        region,
+        max_workers,
+        quiet,
+        policy.rules,
+        org_request,
+        confirm_filters_with_aws,
+        who_request,
     )
     if snapshot is not None:
         write_text_atomic(snapshot, dump_json(inventory))
@@ -532,13 +614,24 @@ def collect(
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
     confirm_filters_with_aws: ConfirmFiltersOpt = False,
+    who: WhoOpt = False,
+    who_budget: WhoBudgetOpt = None,
 ) -> None:
     """Collect the inventory only and save it as a snapshot for `trailcheck evaluate`."""
+    rules = load_rules()
+    who_request = _who_request(who, who_budget, lambda inv: evaluate(inv, rules), rules)
     org_request = _org_request(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
     inventory = _run_scan(
-        profile, region, max_workers, quiet, load_rules(), org_request, confirm_filters_with_aws
+        profile,
+        region,
+        max_workers,
+        quiet,
+        rules,
+        org_request,
+        confirm_filters_with_aws,
+        who_request,
     )
     write_text_atomic(output, dump_json(inventory))
     _console(quiet).print(

@@ -68,6 +68,8 @@ class Rule:
     evaluate: Evaluate
     params: type[BaseModel] = NoParams
     lifecycle: Literal["stable", "preview", "deprecated"] = "stable"
+    # The management write events that can make a resource fail this rule (scan --who).
+    change_events: tuple[str, ...] = ()
 
     def info(self) -> RuleInfo:
         return RuleInfo(
@@ -92,6 +94,7 @@ def rule(
     requires: Iterable[str],
     params: type[BaseModel] = NoParams,
     lifecycle: Literal["stable", "preview", "deprecated"] = "stable",
+    change_events: Iterable[str] = (),
 ) -> Callable[[Evaluate], Rule]:
     """Declare a rule; the decorated function's docstring is its rationale."""
 
@@ -108,6 +111,7 @@ def rule(
             evaluate=fn,
             params=params,
             lifecycle=lifecycle,
+            change_events=tuple(change_events),
         )
 
     return declare

@@ -72,6 +72,13 @@ def _refs(refs: Sequence[object]) -> list[str]:
 
 @rule(
     id="CT.BUCKET.NOT_PUBLIC",
+    change_events=(
+        "PutBucketPolicy",
+        "DeleteBucketPolicy",
+        "PutBucketAcl",
+        "PutBucketPublicAccessBlock",
+        "DeleteBucketPublicAccessBlock",
+    ),
     title="The CloudTrail log bucket is not publicly accessible",
     severity=Severity.CRITICAL,
     resource_type="AWS::S3::Bucket",
@@ -168,6 +175,7 @@ def not_public(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.PUBLIC_ACCESS_BLOCK",
+    change_events=("PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock"),
     title="Block Public Access is fully on for the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -241,6 +249,7 @@ def public_access_block(inventory: Inventory, ctx: RuleContext) -> Iterator[Find
 
 @rule(
     id="CT.BUCKET.TLS_ONLY",
+    change_events=("PutBucketPolicy", "DeleteBucketPolicy"),
     title="The CloudTrail log bucket denies requests without TLS",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -311,6 +320,7 @@ def tls_only(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.DELIVERY_SCOPED",
+    change_events=("PutBucketPolicy", "DeleteBucketPolicy"),
     title="CloudTrail may deliver to the log bucket, and only for your trails",
     severity=Severity.HIGH,
     resource_type="AWS::S3::Bucket",
@@ -432,6 +442,7 @@ def delivery_scoped(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
 
 @rule(
     id="CT.BUCKET.READERS",
+    change_events=("PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl"),
     title="No wildcard principal can read the logs; cross-account readers are listed",
     severity=Severity.HIGH,
     resource_type="AWS::S3::Bucket",
@@ -521,6 +532,7 @@ def log_readers(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.VERSIONING",
+    change_events=("PutBucketVersioning",),
     title="Versioning is enabled on the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -577,6 +589,7 @@ class MfaDeleteParams(RetentionParams):
 
 @rule(
     id="CT.BUCKET.MFA_DELETE",
+    change_events=("PutBucketVersioning",),
     title="MFA Delete is enabled on the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -665,6 +678,7 @@ class ObjectLockParams(RetentionParams):
 
 @rule(
     id="CT.BUCKET.OBJECT_LOCK",
+    change_events=("PutObjectLockConfiguration",),
     title="Object Lock protects the logs for the required retention",
     severity=Severity.HIGH,
     resource_type="AWS::S3::Bucket",
@@ -758,6 +772,7 @@ def _transition_text(t: LifecycleTransition, noncurrent: bool = False) -> str:
 
 @rule(
     id="CT.BUCKET.LIFECYCLE",
+    change_events=("PutBucketLifecycle", "DeleteBucketLifecycle"),
     title="Lifecycle rules keep the logs for the required retention",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -870,6 +885,7 @@ def lifecycle(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.ENCRYPTION",
+    change_events=("PutBucketEncryption", "DeleteBucketEncryption"),
     title="The CloudTrail log bucket has default encryption",
     severity=Severity.LOW,
     resource_type="AWS::S3::Bucket",
@@ -947,6 +963,7 @@ def _same_key(a: str, b: str) -> bool:
 
 @rule(
     id="CT.BUCKET.ACCESS_LOGGING",
+    change_events=("PutBucketLogging",),
     title="Server access logging is enabled on the CloudTrail log bucket, to another bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -1007,6 +1024,7 @@ def access_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.NOTIFICATIONS",
+    change_events=("PutBucketNotification",),
     title="New log files are announced (S3 event notifications or the trail's SNS topic)",
     severity=Severity.INFO,
     resource_type="AWS::S3::Bucket",

@@ -21,6 +21,7 @@ class CloudWatchParams(BaseModel):
 
 @rule(
     id="CT.TRAIL.CLOUDWATCH_LOGS",
+    change_events=("UpdateTrail", "DeleteLogGroup"),
     title="The trail delivers to CloudWatch Logs, recently",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
@@ -107,6 +108,14 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
 
 @rule(
     id="CT.TRAIL.DELIVERY_HEALTH",
+    change_events=(
+        "UpdateTrail",
+        "PutBucketPolicy",
+        "DeleteBucketPolicy",
+        "PutKeyPolicy",
+        "DisableKey",
+        "ScheduleKeyDeletion",
+    ),
     title="The trail's latest deliveries succeeded",
     severity=Severity.HIGH,
     resource_type="AWS::CloudTrail::Trail",

@@ -10,6 +10,7 @@ from trailcheck.rules.base import Remediation, RuleContext, rule
 
 @rule(
     id="CT.TRAIL.KMS_ENCRYPTION",
+    change_events=("UpdateTrail", "DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"),
     title="Logs are encrypted with SSE-KMS using an enabled key",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
@@ -80,6 +81,7 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.KMS.ROTATION",
+    change_events=("DisableKeyRotation",),
     title="Customer-managed keys that encrypt CloudTrail logs rotate automatically",
     severity=Severity.MEDIUM,
     resource_type="AWS::KMS::Key",
