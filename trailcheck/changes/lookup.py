@@ -85,12 +85,13 @@ def plan_lookups(
 
 
 class TokenBucket:
-    """`rate` tokens per second, at most `rate` in store; `take()` waits for one."""
+    """`rate` tokens per second, at most one in store (no burst: any one-second window holds
+    at most `rate` calls, however AWS counts it); `take()` waits for one."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._rate = rate
         self._clock = clock
-        self._tokens = rate
+        self._tokens = 1.0
         self._last = clock()
         self._lock = threading.Lock()
 
@@ -98,7 +99,7 @@ class TokenBucket:
         while True:
             with self._lock:
                 now = self._clock()
-                self._tokens = min(self._rate, self._tokens + (now - self._last) * self._rate)
+                self._tokens = min(1.0, self._tokens + (now - self._last) * self._rate)
                 self._last = now
                 if self._tokens >= 1:
                     self._tokens -= 1
@@ -202,7 +203,8 @@ def _lookup_one(
                 break
         if not complete:
             break
-    ordered = sorted(events.values(), key=lambda e: (e.event_time, e.event_id or ""), reverse=True)
+    # Newest first; equal times keep LookupEvents' own (newest-first) order.
+    ordered = sorted(events.values(), key=lambda e: e.event_time, reverse=True)
     return ChangeHistory(
         resource_arn=request.arn,
         account_id=request.account_id,

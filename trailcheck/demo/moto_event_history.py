@@ -16,7 +16,7 @@ LookupEvents from those records as AWS does:
 * LookupEvents: per account and region, at most one lookup attribute (EventId, EventName,
   ReadOnly, Username, ResourceType, ResourceName, EventSource, AccessKeyId), StartTime/EndTime
   (default: the last 90 days), newest first, MaxResults up to 50 with NextToken paging, and
-  2 requests per second per account and region (ThrottlingException beyond).
+  2 requests per second per account and region (a token bucket; ThrottlingException when empty).
 
 `ResourceName` holds what the service records: the ARN for KMS keys and SNS topics, the short
 name for buckets, log groups, alarms and EventBridge rules, and for CloudTrail trails the name
@@ -30,7 +30,7 @@ import re
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -91,7 +91,7 @@ class EventHistory:
     )
     throttled: int = 0
     lookups: int = 0
-    _recent: dict[tuple[str, str], deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _buckets: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, record: dict[str, Any]) -> None:
@@ -107,17 +107,18 @@ class EventHistory:
         return sorted(found, key=lambda r: r["eventTime"])
 
     def allow_lookup(self, account_id: str, region: str) -> bool:
-        """False when this call would exceed the account-region's rate (AWS: throttled)."""
+        """False when the account-region's token bucket (`lookup_rate` per second, as many in
+        store) is empty: AWS throttles that call."""
         now = time.monotonic()
         with self._lock:
             self.lookups += 1
-            window = self._recent[(account_id, region)]
-            while window and now - window[0] >= 1.0:
-                window.popleft()
-            if len(window) >= self.lookup_rate:
+            tokens, last = self._buckets.get((account_id, region), (self.lookup_rate, now))
+            tokens = min(self.lookup_rate, tokens + (now - last) * self.lookup_rate)
+            if tokens < 1:
+                self._buckets[(account_id, region)] = (tokens, now)
                 self.throttled += 1
                 return False
-            window.append(now)
+            self._buckets[(account_id, region)] = (tokens - 1, now)
             return True
 
     def lookup(
@@ -356,20 +357,13 @@ def _lookup_answer(history: EventHistory, response: Any) -> Any:
     attributes = params.get("LookupAttributes") or []
     if len(attributes) > 1:
         return _error(
-            {
-                "__type": "InvalidLookupAttributesException",
-                "message": "You cannot specify more than one lookup attribute.",
-            }
+            "InvalidLookupAttributesException", "You cannot specify more than one lookup attribute."
         )
     if attributes and attributes[0].get("AttributeKey") not in _LOOKUP_KEYS:
-        return _error(
-            {"__type": "InvalidLookupAttributesException", "message": "Invalid attribute key."}
-        )
+        return _error("InvalidLookupAttributesException", "Invalid attribute key.")
     max_results = int(params.get("MaxResults") or PAGE_SIZE)
     if not 1 <= max_results <= PAGE_SIZE:
-        return _error(
-            {"__type": "InvalidMaxResultsException", "message": "MaxResults must be 1 to 50."}
-        )
+        return _error("InvalidMaxResultsException", "MaxResults must be 1 to 50.")
     now = history.clock()
     start = _time(params.get("StartTime"), now - timedelta(days=HISTORY_DAYS))
     start = max(start, now - timedelta(days=HISTORY_DAYS))
