@@ -861,6 +861,14 @@ def verify_logs(
     role_path: RolePathOpt = None,
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
+    extract_events: Annotated[
+        Path | None,
+        typer.Option(
+            "--extract-events",
+            help="Also write the change events of every verified log file to this JSON Lines "
+            "file (read in the same pass: one download).",
+        ),
+    ] = None,
 ) -> None:
     """Prove the trails' log files were not touched: verify the signed digest chains and every
     log file they list, per trail, account and region, for a time window.
@@ -886,6 +894,7 @@ def verify_logs(
     session = _session(profile, max_workers)
     api_region = (requested or (None,))[0] or session.default_region or "us-east-1"
     scope = _targets(session, api_region, org_request, max_workers)
+    extraction = _EventSink() if extract_events is not None else None
     options = VerifyOptions(
         start=first,
         end=last,
@@ -896,8 +905,15 @@ def verify_logs(
         keys=keys,
         max_workers=max_workers,
         partition=scope.partition,
+        on_records=extraction.add if extraction is not None else None,
     )
     report = run_verification(scope.targets, session, options, **scope.extra)
+    if extraction is not None and extract_events is not None:
+        from trailcheck.changes.logfiles import jsonl
+
+        events = extraction.events()
+        write_text_atomic(extract_events, jsonl(events))
+        _console(quiet).print(f"wrote {extract_events}: {len(events)} change event(s)")
     console = _console(quiet)
     print_verification(report, console)
     for name in names:
@@ -905,6 +921,169 @@ def verify_logs(
         write_text_atomic(output_dir / filename, render(report))
         console.print(f"wrote {output_dir / filename}")
     raise typer.Exit(0 if report.ok else 1)
+
+
+class _EventSink:
+    """Collects the change events of the log files verify-logs read (thread-safe)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from trailcheck.changes.logfiles import EventFilter, Extraction
+
+        self._found = Extraction()
+        self._keep = EventFilter()
+        self._lock = threading.Lock()
+
+    def add(self, key: str, records: list[Any]) -> None:
+        from trailcheck.changes.logfiles import change_events_in
+
+        found = list(change_events_in(records, self._keep))
+        with self._lock:
+            self._found.events.extend(found)
+            self._found.files_read += 1
+
+    def events(self) -> list[Any]:
+        with self._lock:
+            return self._found.sorted_events()
+
+
+DEFAULT_EVENTS_OUTPUT_DIR = Path("trailcheck-events")
+
+
+def _comma_list(values: list[str] | None) -> frozenset[str]:
+    return frozenset(v.strip() for item in values or () for v in item.split(",") if v.strip())
+
+
+@app.command("events")
+def events_command(
+    trail: Annotated[
+        str,
+        typer.Option(
+            "--trail",
+            help="The trail whose log files to read (its ARN: owner account and home region).",
+        ),
+    ],
+    bucket: Annotated[str, typer.Option("--bucket", help="The trail's S3 bucket.")],
+    prefix: Annotated[
+        str | None, typer.Option("--prefix", help="The trail's S3 key prefix, if any.")
+    ] = None,
+    organization_id: Annotated[
+        str | None,
+        typer.Option(
+            "--organization-id",
+            help="For an organization trail: the o-... id in the key layout "
+            "(AWSLogs/o-.../ACCOUNT/...).",
+        ),
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account",
+            help="Accounts whose log files to read and keep (comma list, repeatable; default: "
+            "the trail's owner).",
+        ),
+    ] = None,
+    region: RegionOpt = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help=f"Window start, {TimeHelp} (default: end - 24 h).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help=f"Window end, {TimeHelp} (default: now).")
+    ] = None,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option("--resource", help="Keep changes of this resource (ARN or name; repeatable)."),
+    ] = None,
+    event_name: Annotated[
+        list[str] | None,
+        typer.Option("--event-name", help="Keep these event names (comma list, repeatable)."),
+    ] = None,
+    principal: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--principal",
+            help="Keep changes by this principal ARN, role, user or session name (repeatable).",
+        ),
+    ] = None,
+    output_dir: Annotated[
+        Path,
+        typer.Option(
+            "--output-dir", help="Directory for events.jsonl, timeline.json and timeline.html."
+        ),
+    ] = DEFAULT_EVENTS_OUTPUT_DIR,
+    profile: ProfileOpt = None,
+    quiet: QuietOpt = False,
+    max_workers: WorkersOpt = 16,
+) -> None:
+    """Who changed what, from the trail's own log files in S3 (any age, every member of an
+    organization trail): the change events of a window as JSON Lines and a timeline."""
+    from trailcheck.changes.catalog import CHANGE_EVENTS
+    from trailcheck.changes.logfiles import EventFilter, extract_events, jsonl
+    from trailcheck.reports import timeline
+    from trailcheck.verify import S3ObjectStore, TrailLocation
+
+    now = datetime.now(UTC)
+    first, last = _window(start, end, now)
+    arns = _trail_arns([trail], None)
+    probe = TrailLocation(trail_arn=arns[0])
+    accounts = _comma_list(account) or frozenset({probe.log_account})
+    bad = sorted(a for a in accounts if not re.fullmatch(r"\d{12}", a))
+    if bad:
+        raise UserError(f"--account: {bad[0]!r} is not a 12-digit account id")
+    names = _comma_list(event_name)
+    unknown = sorted(names - CHANGE_EVENTS)
+    if unknown:
+        raise UserError(
+            f"--event-name: {unknown[0]!r} is not a change event trailcheck follows "
+            f"(e.g. {', '.join(sorted(CHANGE_EVENTS)[:4])})"
+        )
+    regions = _regions(region) or (probe.home_region,)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"--output-dir: {output_dir} exists and is not a directory")
+    keep = EventFilter(
+        accounts=accounts,
+        resources=frozenset(v.strip() for v in resource or () if v.strip()),
+        event_names=names or CHANGE_EVENTS,
+        principals=frozenset(v.strip() for v in principal or () if v.strip()),
+    )
+    locations = [
+        TrailLocation(
+            trail_arn=arns[0],
+            prefix=prefix,
+            account_id=a,
+            organization_id=organization_id,
+            region=r,
+        )
+        for a in sorted(accounts)
+        for r in regions
+    ]
+    session = _session(profile, max_workers)
+    store = S3ObjectStore(session.client("s3", regions[0]), bucket)
+    found = extract_events(store, locations, first, last, keep, max_workers=max_workers)
+    title = (
+        f"Change timeline of {', '.join(sorted(keep.resources))}"
+        if keep.resources
+        else f"Change events in s3://{bucket}"
+    )
+    console = _console(quiet)
+    events = found.events
+    timeline.print_timeline(events, title, console)
+    for problem in found.problems:
+        sys.stderr.write(f"warning: {problem.s3_key}: {problem.reason}\n")
+    outputs = {
+        "events.jsonl": jsonl(events),
+        "timeline.json": timeline.render_json(events, title),
+        "timeline.html": timeline.render_html(events, title),
+    }
+    for filename, text in outputs.items():
+        write_text_atomic(output_dir / filename, text)
+        console.print(f"wrote {output_dir / filename}")
+    console.print(
+        f"{len(events)} change event(s) from {found.files_read} log file(s); "
+        f"{len(found.problems)} unreadable; "
+        f"{sum(session.meter.snapshot().values())} API calls"
+    )
 
 
 def _session(profile: str | None, max_workers: int) -> AwsSession:
