@@ -91,6 +91,7 @@ class EventHistory:
     )
     throttled: int = 0
     lookups: int = 0
+    identities: dict[str, dict[str, Any]] = field(default_factory=dict)  # access key → identity
     _buckets: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -294,7 +295,9 @@ def make_record(
     access_key, region, service = found.groups()
     if service == "s3" and _S3_DATA.search(operation) and "ObjectLock" not in operation:
         return None
-    identity = _identity(access_key, "")
+    identity = history.identities.get(access_key)
+    if identity is None:
+        identity = history.identities.setdefault(access_key, _identity(access_key, ""))
     account_id = identity["accountId"]
     if service in GLOBAL_SOURCES:
         region = "us-east-1"
