@@ -1141,9 +1141,34 @@ def demo(
     out = _output(format, output_dir, "low", quiet)
     report = run_demo()
     finish(report, out)
-    _console(quiet).print(
+    console = _console(quiet)
+    _print_who(report, console)
+    console.print(
         "demo: failures above are deliberate (broken accounts in the sample organization)"
     )
+
+
+def _print_who(report: Report, console: Console) -> None:
+    """Each change behind the failures once (scanned with --who): who, what, when."""
+    changes: dict[str, tuple[dict[str, Any], set[str]]] = {}
+    for f in report.findings:
+        change = f.evidence.get("last_change") if f.status.value == "FAIL" else None
+        if isinstance(change, dict) and change.get("event_id"):
+            entry = changes.setdefault(str(change["event_id"]), (change, set()))
+            entry[1].add(f.rule_id)
+    if not changes:
+        return
+    console.print("[bold]who changed it[/] (CloudTrail LookupEvents):")
+    for change, rules in sorted(changes.values(), key=lambda c: str(c[0]["event_time"])):
+        what = ", ".join(str(r) for r in change.get("resources") or [])[:80]
+        console.print(
+            f"  {change['event_time']}  {change['event_name']} {what} by "
+            f"{change.get('principal_arn') or change.get('identity_type')} "
+            f"[dim]({len(rules)} failing rule(s): {', '.join(sorted(rules)[:3])})[/]",
+            soft_wrap=True,
+            highlight=False,
+            markup=True,
+        )
 
 
 @app.callback(invoke_without_command=True)
