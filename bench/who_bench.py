@@ -51,8 +51,11 @@ class _As:
         )
 
 
-def build(accounts: int) -> dict[str, Any]:
-    """The organization inside an active moto mock; returns the expected failures."""
+def build(accounts: int, same_account: int = 0) -> dict[str, Any]:
+    """The organization inside an active moto mock; returns the expected failures.
+
+    `same_account`: that many more failing buckets, all in the management account and region
+    (the rate limit of one account-region then bounds the wall time)."""
     base = boto3.Session(aws_access_key_id=KEY, aws_secret_access_key=KEY, region_name=REGION)
     org = base.client("organizations")
     org.create_organization(FeatureSet="ALL")
@@ -93,10 +96,25 @@ def build(accounts: int) -> dict[str, Any]:
                 Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}
             )
             suspended.append(account_id)
+    if same_account:
+        iam = base.client("iam")
+        iam.create_user(UserName="bulk-ops")
+        key = iam.create_access_key(UserName="bulk-ops")["AccessKey"]
+        bulk = _As(base, key).client("s3")
+        for n in range(same_account):
+            bucket = f"who-bench-extra-{n}-{ids[0]}"
+            base.client("s3").create_bucket(Bucket=bucket)
+            trail = base.client("cloudtrail")
+            trail.create_trail(Name=f"extra-{n}", S3BucketName=bucket)
+            trail.start_logging(Name=f"extra-{n}")
+            bulk.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}
+            )
+            suspended.append(bucket)
     return {"accounts": ids, "stopped": stopped, "suspended": suspended}
 
 
-def run(accounts: int, max_workers: int) -> dict[str, Any]:
+def run(accounts: int, max_workers: int, same_account: int = 0) -> dict[str, Any]:
     """Build, scan, judge, look up; the measurements."""
     from moto import mock_aws
 
@@ -114,7 +132,7 @@ def run(accounts: int, max_workers: int) -> dict[str, Any]:
     with mock_aws(), faithful_moto() as history, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\)")
         started = time.perf_counter()
-        world = build(accounts)
+        world = build(accounts, same_account)
         built = time.perf_counter() - started
         boto = boto3.Session(aws_access_key_id=KEY, aws_secret_access_key=KEY, region_name=REGION)
         session = AwsSession(boto_session=boto, max_pool_connections=64)
@@ -147,7 +165,7 @@ def run(accounts: int, max_workers: int) -> dict[str, Any]:
         expected_principals = all(
             ":assumed-role/Admin/mallory" in f.evidence["last_change"]["principal_arn"]
             if f.rule_id == "CT.TRAIL.LOGGING"
-            else f.evidence["last_change"]["principal_arn"].endswith(":user/ops")
+            else f.evidence["last_change"]["principal_arn"].endswith((":user/ops", "/bulk-ops"))
             for f in named
         )
         families = {
@@ -156,6 +174,7 @@ def run(accounts: int, max_workers: int) -> dict[str, Any]:
         }
         return {
             "accounts": accounts,
+            "same_account_extra": same_account,
             "failing_resources": len({f.resource_arn for f in failing}),
             "target_calls": len(families),
             "lookup_calls": result.calls,
@@ -175,8 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.who_bench", description=__doc__)
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--max-workers", type=int, default=16)
+    parser.add_argument(
+        "--same-account",
+        type=int,
+        default=0,
+        help="also this many failing buckets in one account-region (rate-limit bound)",
+    )
     args = parser.parse_args(argv)
-    result = run(args.accounts, args.max_workers)
+    result = run(args.accounts, args.max_workers, args.same_account)
     print(json.dumps(result, indent=2))
     ok = (
         result["lookup_calls"] <= result["target_calls"]

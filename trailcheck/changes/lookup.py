@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -190,8 +190,8 @@ def _lookup_one(
                 params["NextToken"] = token
             page = call(client, "LookupEvents", **params)
             calls += 1
-            if isinstance(page, Unknown) or page is None:
-                error = page or Unknown(operation="cloudtrail:LookupEvents", error_code="Empty")
+            if not isinstance(page, dict):  # an Unknown: throttled past retries, denied, ...
+                error = page
                 complete = False
                 break
             for item in page.get("Events", []):
@@ -243,10 +243,9 @@ class WhoResult:
     """The inventory with its change histories, and what the lookup stage cost."""
 
     inventory: Inventory
-    requests: int
-    calls: int
-    skipped: int = 0
-    notes: list[str] = field(default_factory=list)
+    requests: int  # resources to look up
+    calls: int  # LookupEvents calls made
+    skipped: int = 0  # resources in accounts without access (not looked up)
 
 
 def with_change_history(
@@ -261,10 +260,10 @@ def with_change_history(
     requests = plan_lookups(findings, change_events, inventory)
     histories = lookup_changes(requests, access, inventory.metadata.finished_at, options)
     calls = sum(h.calls for h in histories.values())
-    session = next(iter(access.values())).session if access else None
     metadata = inventory.metadata
-    if session is not None:
-        metadata = metadata.model_copy(update={"api_calls": session.meter.snapshot()})
+    if access:  # every account's access shares the scan's session: its meter has every call
+        meter = next(iter(access.values())).session.meter
+        metadata = metadata.model_copy(update={"api_calls": meter.snapshot()})
     updated = inventory.model_copy(update={"change_history": histories, "metadata": metadata})
     skipped = sum(1 for q in requests if q.key not in histories)
     return WhoResult(updated, len(requests), calls, skipped)
