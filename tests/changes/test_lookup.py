@@ -292,3 +292,25 @@ def test_lookup_events_itself_follows_aws_limits(boto: boto3.Session) -> None:
         )["Events"]
         == []
     )  # per-region scope
+
+
+def test_recorded_events_have_the_shape_of_real_records(boto: boto3.Session) -> None:
+    _trail(boto)
+    ct = boto.client("cloudtrail")
+    answer = ct.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "StopLogging"}]
+    )
+    (entry,) = answer["Events"]
+    record = json.loads(entry["CloudTrailEvent"])
+    real = {  # the top-level fields of the real StopLogging sample (shared/sample_events)
+        "awsRegion", "eventCategory", "eventID", "eventName", "eventSource", "eventTime",
+        "eventType", "eventVersion", "managementEvent", "readOnly", "recipientAccountId",
+        "requestID", "requestParameters", "responseElements", "sourceIPAddress", "userAgent",
+        "userIdentity",
+    }  # fmt: skip
+    assert real <= set(record) and not any(k.startswith("_") for k in record)
+    assert record["requestParameters"] == {"name": "main-trail"}
+    assert record["userIdentity"]["type"] == "Root" and record["readOnly"] is False
+    assert entry["ReadOnly"] == "false" and entry["Resources"] == [
+        {"ResourceType": "AWS::CloudTrail::Trail", "ResourceName": "main-trail"}
+    ]
