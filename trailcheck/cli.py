@@ -436,8 +436,10 @@ def _collect(
     inventory = collect(targets, session, options, observer, **extra)
     if who is not None:
         if observer is not None:
-            observer.stage("who changed it", 1)
+            observer.stage("who changed it (LookupEvents)", 1)
         inventory = _add_change_history(inventory, targets, session, who, max_workers)
+        if observer is not None:
+            observer.advance()
     return inventory
 
 
