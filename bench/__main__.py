@@ -1,8 +1,9 @@
-"""`make bench` / `python -m bench`: the organization-scan and verify-logs benchmarks.
+"""`make bench` / `python -m bench`: the organization-scan, verify-logs and --who benchmarks.
 
 Defaults finish in a few minutes: the organization scan at N = 10 and 50 (two regions and all
 regions), then `verify-logs` on 2,000 log files (the verifier, the command, and the AWS CLI when
-installed). `--full` runs the organization sweep N = 10, 50, 200; `--suite` picks the benchmarks.
+installed), then the `scan --who` lookup stage on 200 accounts with 10 % failing resources.
+`--full` runs the organization sweep N = 10, 50, 200; `--suite` picks the benchmarks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 def cli() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--suite", default="org,verify-logs", help="comma list: org, verify-logs (default: both)"
+        "--suite",
+        default="org,verify-logs,who",
+        help="comma list: org, verify-logs, who (default: all)",
     )
     parser.add_argument("--sizes", default="10,50", help="comma list of organization sizes")
     parser.add_argument("--full", action="store_true", help="N = 10, 50, 200")
@@ -23,15 +26,16 @@ def cli() -> int:
     )
     parser.add_argument("--max-workers", type=int, default=16)
     parser.add_argument("--json", type=Path, help="also write the org results here")
+    parser.add_argument("--who-accounts", type=int, default=200, help="who: organization size")
     parser.add_argument("--verify-files", type=int, default=2000, help="verify-logs: log files")
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="verify-logs: added per S3 request"
     )
     args = parser.parse_args()
     suites = {s.strip() for s in args.suite.split(",") if s.strip()}
-    unknown = suites - {"org", "verify-logs"}
+    unknown = suites - {"org", "verify-logs", "who"}
     if unknown:
-        parser.error(f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs)")
+        parser.error(f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs, who)")
     code = 0
     if "org" in suites:
         from bench.org_bench import main
@@ -49,6 +53,12 @@ def cli() -> int:
                 "--latency-ms", str(args.latency_ms),
             ]
         )  # fmt: skip
+    if "who" in suites:
+        from bench.who_bench import main as who_main
+
+        code |= who_main(
+            ["--accounts", str(args.who_accounts), "--max-workers", str(args.max_workers)]
+        )
     return code
 
 

@@ -237,3 +237,12 @@ def test_demo_scans_the_sample_organization(
     assert ("CT.BUCKET.DELIVERY_SCOPED", "FAIL") in by
     locks = {f["severity"] for f in report["findings"] if f["rule_id"] == "CT.BUCKET.OBJECT_LOCK"}
     assert {"high", "medium"} <= locks  # none (legacy) vs GOVERNANCE 30 days (sandbox)
+    # the demo scans with --who: the story's three changes are named in their findings
+    who = {
+        (f["rule_id"], f["evidence"]["last_change"]["principal_arn"].split(":", 5)[5])
+        for f in report["findings"]
+        if f["status"] == "FAIL" and (f["evidence"].get("last_change") or {}).get("principal_arn")
+    }
+    assert ("CT.TRAIL.LOGGING", "assumed-role/Admin/alice") in who
+    assert ("CT.BUCKET.DELIVERY_SCOPED", "user/ops-bob") in who
+    assert ("CT.MON.CMK_DISABLE_OR_DELETION", "root") in who

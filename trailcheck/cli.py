@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -233,6 +234,63 @@ ConfirmFiltersOpt = Annotated[
 ]
 
 
+WhoOpt = Annotated[
+    bool,
+    typer.Option(
+        "--who",
+        help="For each FAIL/ERROR finding, look up who made the change (CloudTrail LookupEvents, "
+        "read-only, last 90 days) and name it in the finding.",
+    ),
+]
+WhoBudgetOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--who-budget",
+        min=0,
+        help="With --who: at most this many LookupEvents calls (default: no bound).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class WhoRequest:
+    """--who: the lookup options and how to judge the inventory to find what failed."""
+
+    budget: int | None
+    judge: Callable[[Inventory], Report]
+    rules: RuleSet
+
+
+def _who_request(
+    who: bool, budget: int | None, judge: Callable[[Inventory], Report], rules: RuleSet
+) -> WhoRequest | None:
+    if budget is not None and not who:
+        raise UserError("--who-budget: only meaningful with --who")
+    return WhoRequest(budget, judge, rules) if who else None
+
+
+def _add_change_history(
+    inventory: Inventory,
+    targets: list[AccountTarget],
+    session: AwsSession,
+    who: WhoRequest,
+    max_workers: int,
+) -> Inventory:
+    """The lookup stage of --who: judge, look up the changes behind FAIL/ERROR findings."""
+    from trailcheck.changes.lookup import LookupOptions, with_change_history
+    from trailcheck.scanner.collectors.base import AccountAccess
+
+    access = {
+        t.account_id: AccountAccess(t.account_id, session, t.credentials)
+        for t in targets
+        if t.access_error is None
+    }
+    report = who.judge(inventory)
+    events = {r.id: r.change_events for r in who.rules}
+    options = LookupOptions(budget=who.budget, max_workers=max_workers)
+    return with_change_history(inventory, report.findings, events, access, options).inventory
+
+
 @dataclass(frozen=True)
 class OutputOptions:
     formats: str
@@ -297,6 +355,7 @@ def _run_scan(
     rules: RuleSet,
     org: OrgRequest | None = None,
     confirm_filters: bool = False,
+    who: WhoRequest | None = None,
 ) -> Inventory:
     from trailcheck.scanner.session import AwsSession
 
@@ -307,7 +366,7 @@ def _run_scan(
         raise UserError(f"--profile: {exc}") from None
     # Progress only for a person watching: not with --quiet, not when output is piped.
     if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return _collect(session, regions, max_workers, rules, org, None, confirm_filters)
+        return _collect(session, regions, max_workers, rules, org, None, confirm_filters, who)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -321,7 +380,14 @@ def _run_scan(
     )
     with progress:
         return _collect(
-            session, regions, max_workers, rules, org, _RichObserver(progress), confirm_filters
+            session,
+            regions,
+            max_workers,
+            rules,
+            org,
+            _RichObserver(progress),
+            confirm_filters,
+            who,
         )
 
 
@@ -333,6 +399,7 @@ def _collect(
     org: OrgRequest | None,
     observer: ScanObserver | None,
     confirm_filters: bool = False,
+    who: WhoRequest | None = None,
 ) -> Inventory:
     from trailcheck.scanner.accounts import current_account
     from trailcheck.scanner.org import organization_targets
@@ -366,7 +433,14 @@ def _collect(
         partition=partition,
         confirm_filters_with_aws=confirm_filters,
     )
-    return collect(targets, session, options, observer, **extra)
+    inventory = collect(targets, session, options, observer, **extra)
+    if who is not None:
+        if observer is not None:
+            observer.stage("who changed it (LookupEvents)", 1)
+        inventory = _add_change_history(inventory, targets, session, who, max_workers)
+        if observer is not None:
+            observer.advance()
+    return inventory
 
 
 def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
@@ -496,10 +570,13 @@ def scan(
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
     confirm_filters_with_aws: ConfirmFiltersOpt = False,
+    who: WhoOpt = False,
+    who_budget: WhoBudgetOpt = None,
 ) -> None:
     """Scan the account of the current credentials (or, with --org, the whole organization)
     and write reports."""
     policy = _policy(config)
+    who_request = _who_request(who, who_budget, lambda inv: _judge(inv, policy, None), policy.rules)
     out = _output(format, output_dir, fail_on, quiet, policy)
     if baseline is not None:
         load_baseline(baseline)  # a bad baseline fails before any AWS call
@@ -507,7 +584,14 @@ def scan(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
     inventory = _run_scan(
-        profile, region, max_workers, quiet, policy.rules, org_request, confirm_filters_with_aws
+        profile,
+        region,
+        max_workers,
+        quiet,
+        policy.rules,
+        org_request,
+        confirm_filters_with_aws,
+        who_request,
     )
     if snapshot is not None:
         write_text_atomic(snapshot, dump_json(inventory))
@@ -532,13 +616,24 @@ def collect(
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
     confirm_filters_with_aws: ConfirmFiltersOpt = False,
+    who: WhoOpt = False,
+    who_budget: WhoBudgetOpt = None,
 ) -> None:
     """Collect the inventory only and save it as a snapshot for `trailcheck evaluate`."""
+    rules = load_rules()
+    who_request = _who_request(who, who_budget, lambda inv: evaluate(inv, rules), rules)
     org_request = _org_request(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
     inventory = _run_scan(
-        profile, region, max_workers, quiet, load_rules(), org_request, confirm_filters_with_aws
+        profile,
+        region,
+        max_workers,
+        quiet,
+        rules,
+        org_request,
+        confirm_filters_with_aws,
+        who_request,
     )
     write_text_atomic(output, dump_json(inventory))
     _console(quiet).print(
@@ -770,6 +865,14 @@ def verify_logs(
     role_path: RolePathOpt = None,
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
+    extract_events: Annotated[
+        Path | None,
+        typer.Option(
+            "--extract-events",
+            help="Also write the change events of every verified log file to this JSON Lines "
+            "file (read in the same pass: one download).",
+        ),
+    ] = None,
 ) -> None:
     """Prove the trails' log files were not touched: verify the signed digest chains and every
     log file they list, per trail, account and region, for a time window.
@@ -795,6 +898,7 @@ def verify_logs(
     session = _session(profile, max_workers)
     api_region = (requested or (None,))[0] or session.default_region or "us-east-1"
     scope = _targets(session, api_region, org_request, max_workers)
+    extraction = _EventSink() if extract_events is not None else None
     options = VerifyOptions(
         start=first,
         end=last,
@@ -805,8 +909,15 @@ def verify_logs(
         keys=keys,
         max_workers=max_workers,
         partition=scope.partition,
+        on_records=extraction.add if extraction is not None else None,
     )
     report = run_verification(scope.targets, session, options, **scope.extra)
+    if extraction is not None and extract_events is not None:
+        from trailcheck.changes.logfiles import jsonl
+
+        events = extraction.events()
+        write_text_atomic(extract_events, jsonl(events))
+        _console(quiet).print(f"wrote {extract_events}: {len(events)} change event(s)")
     console = _console(quiet)
     print_verification(report, console)
     for name in names:
@@ -814,6 +925,169 @@ def verify_logs(
         write_text_atomic(output_dir / filename, render(report))
         console.print(f"wrote {output_dir / filename}")
     raise typer.Exit(0 if report.ok else 1)
+
+
+class _EventSink:
+    """Collects the change events of the log files verify-logs read (thread-safe)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from trailcheck.changes.logfiles import EventFilter, Extraction
+
+        self._found = Extraction()
+        self._keep = EventFilter()
+        self._lock = threading.Lock()
+
+    def add(self, key: str, records: list[Any]) -> None:
+        from trailcheck.changes.logfiles import change_events_in
+
+        found = list(change_events_in(records, self._keep))
+        with self._lock:
+            self._found.events.extend(found)
+            self._found.files_read += 1
+
+    def events(self) -> list[Any]:
+        with self._lock:
+            return self._found.sorted_events()
+
+
+DEFAULT_EVENTS_OUTPUT_DIR = Path("trailcheck-events")
+
+
+def _comma_list(values: list[str] | None) -> frozenset[str]:
+    return frozenset(v.strip() for item in values or () for v in item.split(",") if v.strip())
+
+
+@app.command("events")
+def events_command(
+    trail: Annotated[
+        str,
+        typer.Option(
+            "--trail",
+            help="The trail whose log files to read (its ARN: owner account and home region).",
+        ),
+    ],
+    bucket: Annotated[str, typer.Option("--bucket", help="The trail's S3 bucket.")],
+    prefix: Annotated[
+        str | None, typer.Option("--prefix", help="The trail's S3 key prefix, if any.")
+    ] = None,
+    organization_id: Annotated[
+        str | None,
+        typer.Option(
+            "--organization-id",
+            help="For an organization trail: the o-... id in the key layout "
+            "(AWSLogs/o-.../ACCOUNT/...).",
+        ),
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account",
+            help="Accounts whose log files to read and keep (comma list, repeatable; default: "
+            "the trail's owner).",
+        ),
+    ] = None,
+    region: RegionOpt = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help=f"Window start, {TimeHelp} (default: end - 24 h).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help=f"Window end, {TimeHelp} (default: now).")
+    ] = None,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option("--resource", help="Keep changes of this resource (ARN or name; repeatable)."),
+    ] = None,
+    event_name: Annotated[
+        list[str] | None,
+        typer.Option("--event-name", help="Keep these event names (comma list, repeatable)."),
+    ] = None,
+    principal: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--principal",
+            help="Keep changes by this principal ARN, role, user or session name (repeatable).",
+        ),
+    ] = None,
+    output_dir: Annotated[
+        Path,
+        typer.Option(
+            "--output-dir", help="Directory for events.jsonl, timeline.json and timeline.html."
+        ),
+    ] = DEFAULT_EVENTS_OUTPUT_DIR,
+    profile: ProfileOpt = None,
+    quiet: QuietOpt = False,
+    max_workers: WorkersOpt = 16,
+) -> None:
+    """Who changed what, from the trail's own log files in S3 (any age, every member of an
+    organization trail): the change events of a window as JSON Lines and a timeline."""
+    from trailcheck.changes.catalog import CHANGE_EVENTS
+    from trailcheck.changes.logfiles import EventFilter, extract_events, jsonl
+    from trailcheck.reports import timeline
+    from trailcheck.verify import S3ObjectStore, TrailLocation
+
+    now = datetime.now(UTC)
+    first, last = _window(start, end, now)
+    arns = _trail_arns([trail], None)
+    probe = TrailLocation(trail_arn=arns[0])
+    accounts = _comma_list(account) or frozenset({probe.log_account})
+    bad = sorted(a for a in accounts if not re.fullmatch(r"\d{12}", a))
+    if bad:
+        raise UserError(f"--account: {bad[0]!r} is not a 12-digit account id")
+    names = _comma_list(event_name)
+    unknown = sorted(names - CHANGE_EVENTS)
+    if unknown:
+        raise UserError(
+            f"--event-name: {unknown[0]!r} is not a change event trailcheck follows "
+            f"(e.g. {', '.join(sorted(CHANGE_EVENTS)[:4])})"
+        )
+    regions = _regions(region) or (probe.home_region,)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"--output-dir: {output_dir} exists and is not a directory")
+    keep = EventFilter(
+        accounts=accounts,
+        resources=frozenset(v.strip() for v in resource or () if v.strip()),
+        event_names=names or CHANGE_EVENTS,
+        principals=frozenset(v.strip() for v in principal or () if v.strip()),
+    )
+    locations = [
+        TrailLocation(
+            trail_arn=arns[0],
+            prefix=prefix,
+            account_id=a,
+            organization_id=organization_id,
+            region=r,
+        )
+        for a in sorted(accounts)
+        for r in regions
+    ]
+    session = _session(profile, max_workers)
+    store = S3ObjectStore(session.client("s3", regions[0]), bucket)
+    found = extract_events(store, locations, first, last, keep, max_workers=max_workers)
+    title = (
+        f"Change timeline of {', '.join(sorted(keep.resources))}"
+        if keep.resources
+        else f"Change events in s3://{bucket}"
+    )
+    console = _console(quiet)
+    events = found.events
+    timeline.print_timeline(events, title, console)
+    for problem in found.problems:
+        sys.stderr.write(f"warning: {problem.s3_key}: {problem.reason}\n")
+    outputs = {
+        "events.jsonl": jsonl(events),
+        "timeline.json": timeline.render_json(events, title),
+        "timeline.html": timeline.render_html(events, title),
+    }
+    for filename, text in outputs.items():
+        write_text_atomic(output_dir / filename, text)
+        console.print(f"wrote {output_dir / filename}")
+    console.print(
+        f"{len(events)} change event(s) from {found.files_read} log file(s); "
+        f"{len(found.problems)} unreadable; "
+        f"{sum(session.meter.snapshot().values())} API calls"
+    )
 
 
 def _session(profile: str | None, max_workers: int) -> AwsSession:
@@ -871,9 +1145,34 @@ def demo(
     out = _output(format, output_dir, "low", quiet)
     report = run_demo()
     finish(report, out)
-    _console(quiet).print(
+    console = _console(quiet)
+    _print_who(report, console)
+    console.print(
         "demo: failures above are deliberate (broken accounts in the sample organization)"
     )
+
+
+def _print_who(report: Report, console: Console) -> None:
+    """Each change behind the failures once (scanned with --who): who, what, when."""
+    changes: dict[str, tuple[dict[str, Any], set[str]]] = {}
+    for f in report.findings:
+        change = f.evidence.get("last_change") if f.status.value == "FAIL" else None
+        if isinstance(change, dict) and change.get("event_id"):
+            entry = changes.setdefault(str(change["event_id"]), (change, set()))
+            entry[1].add(f.rule_id)
+    if not changes:
+        return
+    console.print("[bold]who changed it[/] (CloudTrail LookupEvents):")
+    for change, rules in sorted(changes.values(), key=lambda c: str(c[0]["event_time"])):
+        what = ", ".join(str(r) for r in change.get("resources") or [])[:80]
+        console.print(
+            f"  {change['event_time']}  {change['event_name']} {what} by "
+            f"{change.get('principal_arn') or change.get('identity_type')} "
+            f"[dim]({len(rules)} failing rule(s): {', '.join(sorted(rules)[:3])})[/]",
+            soft_wrap=True,
+            highlight=False,
+            markup=True,
+        )
 
 
 @app.callback(invoke_without_command=True)

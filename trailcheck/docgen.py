@@ -74,6 +74,9 @@ def rules_markdown(rules: RuleSet) -> str:
                 lines.append(
                     f"- `{name}` (default `{spec.get('default')}`): {spec.get('description', '')}"
                 )
+        if r.change_events:
+            names = ", ".join(f"`{n}`" for n in r.change_events)
+            lines += ["", f"Changes looked up by `scan --who`: {names}."]
         lines += [
             "",
             f"Fix: {r.remediation.summary}",

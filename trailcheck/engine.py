@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from trailcheck.baseline import fingerprint
+from trailcheck.changes.enrich import attach_changes
 from trailcheck.errors import UserError
 from trailcheck.model import (
     AccountInfo,
@@ -98,6 +99,7 @@ def evaluate(
         if rule.id in severity:
             found = [_with_severity(f, severity[rule.id]) for f in found]
         findings.extend(found)
+    findings = attach_changes(findings, {r.id: r for r in rules}, inventory)
     findings, uses = apply_waivers(findings, waivers, inventory)
     findings.sort(key=Finding.sort_key)
     shown = [replace(r, severity=severity[r.id]) if r.id in severity else r for r in rules]

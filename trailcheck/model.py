@@ -511,6 +511,8 @@ class Inventory(_Frozen):
     regional_listings: dict[str, RegionalListing] = Field(default_factory=dict)  # "acct/region"
     # --confirm-filters-with-aws: pattern text → AWS's answer; None when not requested
     filter_tests: dict[str, FilterPatternTest] | None = None
+    # scan --who: "account/region/resource ARN" → what LookupEvents found; None: not asked
+    change_history: dict[str, ChangeHistory] | None = None
 
     @property
     def scan_time(self) -> datetime:
@@ -682,3 +684,33 @@ def dump_json(model: BaseModel) -> str:
     """Deterministic JSON text of a model: sorted keys, two-space indent, newline at the end."""
     data: Any = model.model_dump(mode="json")
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+# ----------------------------------------------------------------------------- who changed it
+
+from trailcheck.changes.model import ChangeEvent  # noqa: E402  (no import back into this module)
+
+
+class ChangeHistory(_Frozen):
+    """What LookupEvents returned for one resource in its account and region.
+
+    `events` holds the relevant write events found, newest first. `complete` is True when the
+    whole 90-day history of every name form was read (or a match was found for every event
+    name asked); False when the budget stopped the lookup or a call failed (`error`).
+    """
+
+    resource_arn: str
+    account_id: str
+    region: str
+    names: list[str]  # ResourceName forms asked, in order
+    event_names: list[str]  # the write events asked for (union over the failing rules)
+    source: Literal["lookup_events"] = "lookup_events"
+    start_time: str  # ISO Z: the oldest time asked (scan time - 90 days)
+    end_time: str
+    calls: int = 0
+    complete: bool = False
+    error: Unknown | None = None
+    events: list[ChangeEvent] = Field(default_factory=list)
+
+
+Inventory.model_rebuild()

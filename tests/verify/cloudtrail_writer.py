@@ -131,25 +131,38 @@ class CloudTrailWriter:
         )
         return self._folder("CloudTrail-Digest", end) + name
 
-    def write_log(self, delivered: datetime, events: int = 2) -> WrittenLog:
-        """Write one small log file delivered at `delivered`."""
+    def write_log(
+        self,
+        delivered: datetime,
+        events: int = 2,
+        records: list[dict[str, Any]] | None = None,
+        *,
+        truncate: bool = False,
+    ) -> WrittenLog:
+        """Write one small log file delivered at `delivered` (`records`: these records instead
+        of `events` GetObject ones; `truncate`: cut the gzip stream short, as a torn upload)."""
         newest = delivered - timedelta(minutes=1)
         oldest = newest - timedelta(minutes=events)
-        records = [
-            {
-                "eventVersion": "1.09",
-                "eventTime": _time(oldest + timedelta(minutes=n)),
-                "eventSource": "s3.amazonaws.com",
-                "eventName": "GetObject",
-                "awsRegion": self.region,
-                "recipientAccountId": self.account_id,
-                "eventID": f"{self._random.getrandbits(64):016x}",
-            }
-            for n in range(events)
-        ]
+        records = (
+            records
+            if records is not None
+            else [
+                {
+                    "eventVersion": "1.09",
+                    "eventTime": _time(oldest + timedelta(minutes=n)),
+                    "eventSource": "s3.amazonaws.com",
+                    "eventName": "GetObject",
+                    "awsRegion": self.region,
+                    "recipientAccountId": self.account_id,
+                    "eventID": f"{self._random.getrandbits(64):016x}",
+                }
+                for n in range(events)
+            ]
+        )
         content = json.dumps({"Records": records}).encode()
         key = self.log_key(delivered)
-        self.put(key, gzip.compress(content, mtime=0), {})
+        data = gzip.compress(content, mtime=0)
+        self.put(key, data[: len(data) // 2] if truncate else data, {})
         return WrittenLog(key, hashlib.sha256(content).hexdigest(), newest, oldest)
 
     def write_digest(

@@ -31,6 +31,10 @@ layer — rather than by bending trailcheck's own code:
   registers its public key here. A region with no registered key answers an empty list (AWS
   always has one; this is how a test simulates a key that cannot be found).
 
+* CloudTrail event history (moto: none): every call moto serves is recorded as a real-shaped
+  CloudTrail record and LookupEvents answers from them (see `moto_event_history`); the
+  `EventHistory` is what the `with` block yields.
+
 Not patched: CloudWatch Logs TestMetricFilter, which moto does not implement (it raises
 NotImplementedError in-process). trailcheck records that as an unknown answer; it never fakes
 AWS's evaluator with its own.
@@ -50,6 +54,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
+
+from trailcheck.demo.moto_event_history import EventHistory, recorded_event_history
 
 # Subscription protocols AWS leaves PendingConfirmation until the recipient confirms.
 _CONFIRMED_BY_RECIPIENT = frozenset({"email", "email-json", "http", "https"})
@@ -137,11 +143,13 @@ def _public_keys_answer(
 @contextmanager
 def faithful_moto(
     public_keys: Mapping[str, Sequence[SigningPublicKey]] | None = None,
-) -> Iterator[None]:
+    event_history: EventHistory | None = None,
+) -> Iterator[EventHistory]:
     """Make moto's CloudTrail, STS and S3 answers match AWS (see the module doc).
 
     `public_keys`: region -> the digest-signing public keys CloudTrail ListPublicKeys returns
-    there (none: an empty list in every region).
+    there (none: an empty list in every region). `event_history`: where the served calls are
+    recorded (a test may pass one with its own clock or rate); yielded.
     """
     registered = {region: tuple(keys) for region, keys in (public_keys or {}).items()}
     from moto.cloudtrail import models as ct_models
@@ -316,4 +324,4 @@ def faithful_moto(
                 list_subscriptions_by_topic,
             )
         )
-        yield
+        yield patch(recorded_event_history(event_history or EventHistory()))

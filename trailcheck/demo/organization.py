@@ -6,16 +6,21 @@ Accounts (names are what the report shows):
   group carries the CIS metric filters (`add_cis_monitoring`), some rewritten with the same
   meaning, alarmed to an SNS topic with a confirmed (SQS) subscriber; with realistic gaps: the
   sign-in-without-MFA filter has the wrong case and never matches, the IAM-policy alarm has no
-  actions, and Organizations changes are watched only by an EventBridge rule.
+  actions, Organizations changes are watched only by an EventBridge rule, and the root user
+  deleted the filter for disabled or deleted KMS keys.
+
+Who did what is on record: moto (made faithful) keeps every call as a CloudTrail event, so
+`scan --who` names the principal behind each failure.
 * log-archive — owns the central, locked-down log bucket: scoped CloudTrail grant, TLS only,
   Block Public Access, versioning, Object Lock COMPLIANCE 365 days, lifecycle to Glacier after
   90 days and no expiration before 7 years, SSE-KMS, access logs to a separate bucket,
   EventBridge notifications. (No MFA Delete: S3 does not support it with a lifecycle; Object
   Lock COMPLIANCE protects more.)
 * workload-prod — no trail of its own: covered by the organization trail.
-* workload-legacy — its own single-region trail, stopped, no validation, no KMS; its bucket is
-  the classic legacy one: public-read ACL, the old unscoped CloudTrail statement, no TLS deny,
-  no versioning, a lifecycle that expires logs after 30 days.
+* workload-legacy — its own single-region trail, stopped (by the assumed role Admin, session
+  alice), no validation, no KMS; its bucket is the classic legacy one: public-read ACL, the old
+  unscoped CloudTrail statement (put by the IAM user ops-bob), no TLS deny, no versioning, a
+  lifecycle that expires logs after 30 days.
 * sandbox — its own multi-region trail that excludes KMS events, encrypted with a key that is
   pending deletion; its bucket has versioning with MFA Delete but Object Lock only in
   GOVERNANCE mode for 30 days, and grants a cross-account role read access.
@@ -156,6 +161,44 @@ def protect_log_bucket(s3: Any, bucket: str, access_log_bucket: str) -> None:
         BucketLoggingStatus={
             "LoggingEnabled": {"TargetBucket": access_log_bucket, "TargetPrefix": f"{bucket}/"}
         },
+    )
+
+
+def _iam_user_session(account: boto3.Session, user_name: str) -> boto3.Session:
+    """A session with the access key of a new IAM user `user_name` of `account`."""
+    iam = account.client("iam")
+    iam.create_user(UserName=user_name)
+    key = iam.create_access_key(UserName=user_name)["AccessKey"]
+    return boto3.Session(
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        region_name=REGION,
+    )
+
+
+def _role_session(
+    base: boto3.Session, account: boto3.Session, account_id: str, role: str, session_name: str
+) -> boto3.Session:
+    """A session of role `role` (created in `account`), assumed as `session_name`."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    account.client("iam").create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    creds = base.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/{role}", RoleSessionName=session_name
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
     )
 
 
@@ -370,6 +413,10 @@ def build_demo_organization() -> DemoOrganization:
     )
     cloudtrail.start_logging(Name="org-trail")
     add_cis_monitoring(mgmt, "aws-cloudtrail-logs-org", with_gaps=True)
+    # Someone with the root user's keys removes one filter: its control stops being watched.
+    logs.delete_metric_filter(
+        logGroupName="aws-cloudtrail-logs-org", filterName=_metric("cmk_disable_or_deletion")
+    )
 
     # workload-legacy: a stopped single-region trail on an unversioned bucket of its own.
     legacy = sessions["workload-legacy"]
@@ -377,7 +424,9 @@ def build_demo_organization() -> DemoOrganization:
     _bucket(legacy, legacy_bucket)
     legacy_s3 = legacy.client("s3")
     legacy_s3.put_bucket_acl(Bucket=legacy_bucket, ACL="public-read")
-    legacy_s3.put_bucket_policy(
+    # An IAM user of the account puts the old, unscoped policy back.
+    ops_bob = _iam_user_session(legacy, "ops-bob")
+    ops_bob.client("s3").put_bucket_policy(
         Bucket=legacy_bucket,
         Policy=legacy_cloudtrail_bucket_policy(legacy_bucket, accounts["workload-legacy"]),
     )
@@ -394,7 +443,12 @@ def build_demo_organization() -> DemoOrganization:
             ]
         },
     )
-    legacy.client("cloudtrail").create_trail(Name="legacy-trail", S3BucketName=legacy_bucket)
+    legacy_trail = legacy.client("cloudtrail")
+    legacy_trail.create_trail(Name="legacy-trail", S3BucketName=legacy_bucket)
+    legacy_trail.start_logging(Name="legacy-trail")
+    # An administrator (assumed role Admin, session alice) stops it.
+    alice = _role_session(base, legacy, accounts["workload-legacy"], "Admin", "alice")
+    alice.client("cloudtrail").stop_logging(Name="legacy-trail")
 
     # sandbox: multi-region, but KMS events excluded and its key scheduled for deletion.
     sandbox = sessions["sandbox"]

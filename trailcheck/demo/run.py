@@ -11,11 +11,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from trailcheck.changes.lookup import with_change_history
 from trailcheck.demo.moto_fidelity import faithful_moto
 from trailcheck.demo.organization import DEMO_KEY, REGION, build_demo_organization
 from trailcheck.engine import evaluate
 from trailcheck.model import Inventory, Report
 from trailcheck.rules import load_rules
+from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.org import organization_targets
 from trailcheck.scanner.scan import ScanOptions, collect
 from trailcheck.scanner.session import AwsSession
@@ -23,8 +25,11 @@ from trailcheck.scanner.session import AwsSession
 DEMO_REGIONS = ("us-east-1", "eu-west-1")
 
 
-def scan_demo_organization(regions: tuple[str, ...] = DEMO_REGIONS) -> Inventory:
-    """Inside an active moto mock: build the organization, then collect it through boto3."""
+def scan_demo_organization(
+    regions: tuple[str, ...] = DEMO_REGIONS, *, who: bool = False
+) -> Inventory:
+    """Inside an active moto mock: build the organization, then collect it through boto3
+    (with `who`: and look up who made each failing change, as `scan --who`)."""
     import boto3
 
     build_demo_organization()
@@ -36,7 +41,7 @@ def scan_demo_organization(regions: tuple[str, ...] = DEMO_REGIONS) -> Inventory
     options = ScanOptions(
         regions=regions, api_region=REGION, max_workers=4, partition=scope.partition
     )
-    return collect(
+    inventory = collect(
         scope.targets,
         session,
         options,
@@ -44,6 +49,17 @@ def scan_demo_organization(regions: tuple[str, ...] = DEMO_REGIONS) -> Inventory
         management_account_id=scope.organization.management_account_id,
         skipped=scope.skipped,
     )
+    if not who:
+        return inventory
+    rules = load_rules()
+    access = {
+        t.account_id: AccountAccess(t.account_id, session, t.credentials)
+        for t in scope.targets
+        if t.access_error is None
+    }
+    findings = evaluate(inventory, rules).findings
+    events = {r.id: r.change_events for r in rules}
+    return with_change_history(inventory, findings, events, access).inventory
 
 
 @contextmanager
@@ -62,11 +78,11 @@ def _moto_settings() -> Iterator[None]:
 
 
 def run_demo() -> Report:
-    """Build, scan and judge the sample organization; return the report."""
+    """Build, scan (with --who) and judge the sample organization; return the report."""
     from moto import mock_aws
 
     with _moto_settings(), mock_aws(), faithful_moto(), warnings.catch_warnings():
         # moto warns that its STS model lacks an AccessDenied shape (the faithful refusal).
         warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\)")
-        inventory = scan_demo_organization()
+        inventory = scan_demo_organization(who=True)
     return evaluate(inventory, load_rules())

@@ -71,6 +71,8 @@ class Rule:
     lifecycle: Literal["stable", "preview", "deprecated"] = "stable"
     # Controls the rule only relates to; `controls` holds those it decides (SEMANTICS.md).
     related_controls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The management write events that can make a resource fail this rule (scan --who).
+    change_events: tuple[str, ...] = ()
 
     def info(self) -> RuleInfo:
         return RuleInfo(
@@ -97,6 +99,7 @@ def rule(
     params: type[BaseModel] = NoParams,
     lifecycle: Literal["stable", "preview", "deprecated"] = "stable",
     related_controls: Mapping[str, tuple[str, ...]] | None = None,
+    change_events: Iterable[str] = (),
 ) -> Callable[[Evaluate], Rule]:
     """Declare a rule; the decorated function's docstring is its rationale.
 
@@ -128,6 +131,7 @@ def rule(
             params=params,
             lifecycle=lifecycle,
             related_controls=related,
+            change_events=tuple(change_events),
         )
 
     return declare

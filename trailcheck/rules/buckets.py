@@ -85,6 +85,13 @@ def _refs(refs: Sequence[object]) -> list[str]:
 
 @rule(
     id="CT.BUCKET.NOT_PUBLIC",
+    change_events=(
+        "PutBucketPolicy",
+        "DeleteBucketPolicy",
+        "PutBucketAcl",
+        "PutBucketPublicAccessBlock",
+        "DeleteBucketPublicAccessBlock",
+    ),
     title="The CloudTrail log bucket is not publicly accessible",
     severity=Severity.CRITICAL,
     resource_type="AWS::S3::Bucket",
@@ -226,6 +233,7 @@ def _public_fix(result: PublicAccessResult, restricted: bool) -> Remediation:
 
 @rule(
     id="CT.BUCKET.PUBLIC_ACCESS_BLOCK_BUCKET_LEVEL",
+    change_events=("PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock"),
     title="Block Public Access is fully on at the CloudTrail log bucket's own level",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -343,6 +351,7 @@ def public_access_block_account_level(inventory: Inventory, ctx: RuleContext) ->
 
 @rule(
     id="CT.BUCKET.PUBLIC_ACCESS_BLOCK",
+    change_events=("PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock"),
     title="Block Public Access is fully on for the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -416,6 +425,7 @@ def public_access_block(inventory: Inventory, ctx: RuleContext) -> Iterator[Find
 
 @rule(
     id="CT.BUCKET.TLS_ONLY",
+    change_events=("PutBucketPolicy", "DeleteBucketPolicy"),
     title="The CloudTrail log bucket denies requests without TLS",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -491,6 +501,7 @@ def tls_only(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.DELIVERY_SCOPED",
+    change_events=("PutBucketPolicy", "DeleteBucketPolicy"),
     title="CloudTrail may deliver to the log bucket, and only for your trails",
     severity=Severity.HIGH,
     resource_type="AWS::S3::Bucket",
@@ -613,6 +624,7 @@ def delivery_scoped(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
 
 @rule(
     id="CT.BUCKET.READERS",
+    change_events=("PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl"),
     title="No wildcard principal can read the logs; cross-account readers are listed",
     severity=Severity.HIGH,
     resource_type="AWS::S3::Bucket",
@@ -703,6 +715,7 @@ def log_readers(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.VERSIONING",
+    change_events=("PutBucketVersioning",),
     title="Versioning is enabled on the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -771,6 +784,7 @@ _DELETE_RELATED = {"pci-dss-4.0": ("10.3.2",), "nist-800-53-r5": ("AU-9",)}
 
 @rule(
     id="CT.BUCKET.MFA_DELETE",
+    change_events=("PutBucketVersioning",),
     title="MFA Delete is enabled on the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -831,6 +845,7 @@ def mfa_delete(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.DELETE_PROTECTION",
+    change_events=("PutBucketVersioning", "PutObjectLockConfiguration"),
     title="Log versions cannot be permanently deleted with administrator keys alone",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -922,6 +937,7 @@ class ObjectLockParams(RetentionParams):
 
 @rule(
     id="CT.BUCKET.OBJECT_LOCK",
+    change_events=("PutObjectLockConfiguration",),
     title="Object Lock protects the logs for the required retention",
     severity=Severity.HIGH,
     resource_type="AWS::S3::Bucket",
@@ -1022,6 +1038,7 @@ def _transition_text(t: LifecycleTransition, noncurrent: bool = False) -> str:
 
 @rule(
     id="CT.BUCKET.LIFECYCLE",
+    change_events=("PutBucketLifecycle", "DeleteBucketLifecycle"),
     title="Lifecycle rules keep the logs for the required retention",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -1139,6 +1156,7 @@ def lifecycle(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.ENCRYPTION",
+    change_events=("PutBucketEncryption", "DeleteBucketEncryption"),
     title="The CloudTrail log bucket has default encryption",
     severity=Severity.LOW,
     resource_type="AWS::S3::Bucket",
@@ -1237,6 +1255,7 @@ _ACCESS_LOGGING_FIX = Remediation(
 
 @rule(
     id="CT.BUCKET.ACCESS_LOGGING_ENABLED",
+    change_events=("PutBucketLogging",),
     title="Server access logging is enabled on the CloudTrail log bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -1273,6 +1292,7 @@ def access_logging_enabled(inventory: Inventory, ctx: RuleContext) -> Iterator[F
 
 @rule(
     id="CT.BUCKET.ACCESS_LOGGING",
+    change_events=("PutBucketLogging",),
     title="Server access logging is enabled on the CloudTrail log bucket, to another bucket",
     severity=Severity.MEDIUM,
     resource_type="AWS::S3::Bucket",
@@ -1322,6 +1342,7 @@ def access_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.BUCKET.NOTIFICATIONS",
+    change_events=("PutBucketNotification",),
     title="New log files are announced (S3 event notifications or the trail's SNS topic)",
     severity=Severity.INFO,
     resource_type="AWS::S3::Bucket",

@@ -37,6 +37,7 @@ _MONITORING_RELATED = {
 
 @rule(
     id="CT.TRAIL.CLOUDWATCH_LOGS_CONFIGURED",
+    change_events=("UpdateTrail",),
     title="The trail is configured to send its events to CloudWatch Logs",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
@@ -75,6 +76,7 @@ def cloudwatch_logs_configured(inventory: Inventory, ctx: RuleContext) -> Iterat
 
 @rule(
     id="CT.TRAIL.CLOUDWATCH_LOGS",
+    change_events=("UpdateTrail", "DeleteLogGroup"),
     title="The trail delivers to CloudWatch Logs, recently",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
@@ -180,6 +182,14 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
 
 @rule(
     id="CT.TRAIL.DELIVERY_HEALTH",
+    change_events=(
+        "UpdateTrail",
+        "PutBucketPolicy",
+        "DeleteBucketPolicy",
+        "PutKeyPolicy",
+        "DisableKey",
+        "ScheduleKeyDeletion",
+    ),
     title="The trail's latest deliveries succeeded",
     severity=Severity.HIGH,
     resource_type="AWS::CloudTrail::Trail",

@@ -34,6 +34,7 @@ _ENCRYPT = Remediation(
 
 @rule(
     id="CT.TRAIL.SSE_KMS",
+    change_events=("UpdateTrail",),
     title="The trail is configured to encrypt its log files with SSE-KMS",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
@@ -70,6 +71,7 @@ def sse_kms(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.TRAIL.KMS_ENCRYPTION",
+    change_events=("UpdateTrail", "DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"),
     title="Logs are encrypted with SSE-KMS using an enabled key",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
@@ -140,6 +142,7 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.KMS.ROTATION",
+    change_events=("DisableKeyRotation",),
     title="Customer-managed keys that encrypt CloudTrail logs rotate automatically",
     severity=Severity.MEDIUM,
     resource_type="AWS::KMS::Key",

@@ -59,6 +59,24 @@ REQUIRES = frozenset(
 )
 FRAMEWORK_VERSIONS = {"cis-aws-1.4": "1.4.0", "cis-aws-3.0": "3.0.0", "cis-aws-5.0": "5.0.0"}
 NAMESPACE = "CISBenchmark"
+# The writes that break a monitoring chain: trail, filter, log group, alarm, topic, rule.
+CHAIN_CHANGE_EVENTS = (
+    "StopLogging",
+    "UpdateTrail",
+    "PutEventSelectors",
+    "PutMetricFilter",
+    "DeleteMetricFilter",
+    "DeleteLogGroup",
+    "PutMetricAlarm",
+    "DeleteAlarms",
+    "DisableAlarmActions",
+    "Unsubscribe",
+    "DeleteTopic",
+    "SetTopicAttributes",
+    "DeleteRule",
+    "DisableRule",
+    "RemoveTargets",
+)
 
 
 class MonitoringParams(BaseModel):
@@ -185,6 +203,7 @@ def control_rule(key: str, rule_id: str, severity: Severity) -> Rule:
         requires=REQUIRES,
         evaluate=evaluate,
         params=MonitoringParams,
+        change_events=CHAIN_CHANGE_EVENTS,
     )
 
 
@@ -335,6 +354,7 @@ def meant_for(pattern: str) -> list[str]:
 
 @rule(
     id="CT.MON.OVERBROAD_FILTER",
+    change_events=("PutMetricFilter",),
     title="Monitoring metric filters do not count benign look-alike events",
     severity=Severity.LOW,
     resource_type="AWS::Logs::LogGroup",

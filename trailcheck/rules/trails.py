@@ -11,6 +11,7 @@ from trailcheck.rules.base import Remediation, RuleContext, Unseen, Visibility, 
 
 @rule(
     id="CT.ACCOUNT.MULTI_REGION_TRAIL",
+    change_events=("StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"),
     title="The account is covered by a multi-region trail that logs all management events",
     severity=Severity.HIGH,
     resource_type="AWS::::Account",
@@ -137,6 +138,7 @@ def multi_region_trail(inventory: Inventory, ctx: RuleContext) -> Iterator[Findi
 
 @rule(
     id="CT.TRAIL.LOGGING",
+    change_events=("StopLogging",),
     title="Each trail is logging",
     severity=Severity.HIGH,
     resource_type="AWS::CloudTrail::Trail",
@@ -189,6 +191,7 @@ def trail_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
 @rule(
     id="CT.TRAIL.LOG_VALIDATION",
+    change_events=("UpdateTrail",),
     title="Log file integrity validation is enabled",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",

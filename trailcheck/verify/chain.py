@@ -34,13 +34,14 @@ Where this differs from `aws cloudtrail validate-logs` (see facts.md section 4):
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from trailcheck.verify.digest import (
     HASH_ALGORITHM,
@@ -69,6 +70,8 @@ from trailcheck.verify.results import (
 from trailcheck.verify.store import ObjectNotFound, ObjectStore, StoreError
 
 T = TypeVar("T")
+RecordSink = Callable[[str, list[Any]], None]
+"""Receives (log file key, its records) for each verified log file."""
 R = TypeVar("R")
 
 DEFAULT_MAX_WORKERS = 16
@@ -122,11 +125,14 @@ def verify_trail_logs(
     *,
     max_workers: int = DEFAULT_MAX_WORKERS,
     now: datetime | None = None,
+    on_records: RecordSink | None = None,
 ) -> TrailVerification:
     """Verify the digests and log files of `trail` delivered in [start, end] (aware datetimes).
 
     Only read calls are made on `store`. `now` (default: the current time) decides whether the
     digest after the newest one found is overdue (a gap) or simply not delivered yet.
+    `on_records(key, records)` receives the records of each log file whose hash verified, read
+    in the same pass that hashed it (one download).
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
@@ -145,13 +151,13 @@ def verify_trail_logs(
         states = list(_bounded_map(pool, read, listed, in_flight))
         missing = _check_links(states, store.bucket, trail, start)
         to_hash, log_checks = _plan_log_checks(states, store.bucket)
-        hash_one = partial(_hash_log_file, store)
+        hash_one = partial(_hash_log_file, store, on_records=on_records)
         log_checks += _bounded_map(pool, lambda item: hash_one(*item), to_hash, in_flight)
 
     gaps = _find_gaps(states, missing, start, end, now)
     newest_end = max((state.digest.end for state in states if state.digest), default=None)
     in_digests = {check.key for check in log_checks}
-    for key, delivered in _log_files_in_window(store, trail, start, end, listing_problems):
+    for key, delivered in log_files_in_window(store, trail, start, end, listing_problems):
         if key not in in_digests:
             reason = _unlisted_reason(delivered, gaps, newest_end, now)
             log_checks.append(_LogCheck(key, LogFileStatus.NOT_LISTED, reason))
@@ -340,12 +346,21 @@ def _plan_log_checks(
 
 
 def _hash_log_file(
-    store: ObjectStore, key: str, expected: str, digest_key: str, fingerprint: str
+    store: ObjectStore,
+    key: str,
+    expected: str,
+    digest_key: str,
+    fingerprint: str,
+    on_records: RecordSink | None = None,
 ) -> _LogCheck:
-    """Stream one log file through gunzip and SHA-256 and compare with its digest entry."""
+    """Stream one log file through gunzip and SHA-256 and compare with its digest entry
+    (and, with `on_records`, hand its records over when the hash matches)."""
+    content = bytearray() if on_records is not None else None
     try:
         with store.open(key) as obj:
-            actual = hash_gzip_stream(obj.read)
+            actual = hash_gzip_stream(
+                obj.read, sink=content.extend if content is not None else None
+            )
     except ObjectNotFound:
         status, reason = LogFileStatus.DELETED, "not found"
     except StoreError as exc:
@@ -354,13 +369,24 @@ def _hash_log_file(
         status, reason = LogFileStatus.MODIFIED, f"invalid format: {exc}"
     else:
         if actual == expected.lower():
+            if on_records is not None and content is not None:
+                _hand_over(on_records, key, content)
             return _LogCheck(key, LogFileStatus.VALID, None, digest_key, fingerprint)
         status = LogFileStatus.MODIFIED
         reason = f"hash value doesn't match: SHA-256 {actual}, digest lists {expected.lower()}"
     return _LogCheck(key, status, reason, digest_key, fingerprint)
 
 
-def _log_files_in_window(
+def _hand_over(on_records: RecordSink, key: str, content: bytearray) -> None:
+    try:
+        records = json.loads(content).get("Records")
+    except (ValueError, AttributeError):
+        return  # hashed fine but not a records document: nothing to extract
+    if isinstance(records, list):
+        on_records(key, records)
+
+
+def log_files_in_window(
     store: ObjectStore,
     trail: TrailLocation,
     start: datetime,

@@ -17,10 +17,15 @@ class LogFormatError(ValueError):
     """The object is not exactly one complete gzip stream."""
 
 
-def hash_gzip_stream(read: Callable[[int], bytes], chunk_size: int = CHUNK_SIZE) -> str:
+def hash_gzip_stream(
+    read: Callable[[int], bytes],
+    chunk_size: int = CHUNK_SIZE,
+    sink: Callable[[bytes], object] | None = None,
+) -> str:
     """Return the hex SHA-256 of the inflated content of a gzip stream read via `read(n)`.
 
-    Raises LogFormatError for invalid gzip, a truncated stream or data after its end.
+    `sink`, when given, also receives each inflated chunk (to read the records in the same
+    pass). Raises LogFormatError for invalid gzip, a truncated stream or data after its end.
     """
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
     sha256 = hashlib.sha256()
@@ -33,6 +38,8 @@ def hash_gzip_stream(read: Callable[[int], bytes], chunk_size: int = CHUNK_SIZE)
                 # Bounded output per call: a small compressed chunk can inflate a lot.
                 out = inflater.decompress(pending, chunk_size)
                 sha256.update(out)
+                if sink is not None:
+                    sink(out)
                 pending = inflater.unconsumed_tail
                 if not pending and len(out) < chunk_size:
                     break

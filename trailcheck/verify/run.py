@@ -40,7 +40,7 @@ from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.executor import run_all
 from trailcheck.scanner.scan import AccountTarget
 from trailcheck.scanner.session import AwsSession, call
-from trailcheck.verify.chain import verify_trail_logs
+from trailcheck.verify.chain import RecordSink, verify_trail_logs
 from trailcheck.verify.keys import KeyRing, PublicKey, list_public_keys
 from trailcheck.verify.layout import TrailLocation
 from trailcheck.verify.report import (
@@ -72,6 +72,8 @@ class VerifyOptions:
     """Offline keys (--public-key); None: ListPublicKeys."""
     max_workers: int = 16
     partition: str = "aws"
+    on_records: RecordSink | None = None
+    """--extract-events: receives the records of each verified log file (same download)."""
 
 
 def split_workers(max_workers: int, checks: int) -> tuple[int, int]:
@@ -514,6 +516,7 @@ def _check(
             options.end,
             max_workers=readers,
             now=options.now,
+            on_records=options.on_records,
         )
     except (BotoCoreError, ClientError, StoreError) as exc:
         return base.model_copy(

@@ -41,6 +41,14 @@ LOG_VERIFICATION = CollectorSpec(
     ),
 )
 
+# `scan --who`: the management events behind each FAIL/ERROR finding (trailcheck.changes.lookup).
+# `trailcheck events` reads log files with the LOG_VERIFICATION permissions.
+CHANGE_LOOKUP = CollectorSpec(
+    name="who",
+    provides=frozenset({"change_history"}),
+    permissions=("cloudtrail:LookupEvents",),
+)
+
 
 def all_collectors() -> tuple[CollectorSpec, ...]:
     """Every collector's declaration, for the IAM policy and the meta-tests."""
@@ -56,4 +64,5 @@ def all_collectors() -> tuple[CollectorSpec, ...]:
         events.SPEC,
         logs.CONFIRM_SPEC,
         LOG_VERIFICATION,
+        CHANGE_LOOKUP,
     )
