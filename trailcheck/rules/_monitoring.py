@@ -402,7 +402,8 @@ def _alarm_links(inventory: Inventory, group: LogGroup, flt: MetricFilter) -> tu
                 sub = _subscriber_link(inventory.sns_topics.get(topic_arn), topic_arn)
                 rank = {"ok": 6, "unknown": 5, "broken": 4}[sub.state]
                 consider(rank, alarm_ok, sub)
-    assert best is not None
+    if best is None:  # every transformation was considered above; kept explicit, not asserted
+        return Link("broken", f"filter {flt.name} publishes no metric an alarm reads"), NOT_REACHED
     return best[1], best[2]
 
 
@@ -776,20 +777,40 @@ def analyse(inventory: Inventory, account_id: str, control_key: str) -> Analysis
         )
     relevant = [c for c in chains if c.matched]
     if relevant and _union(relevant) >= needed:
-        ranked = sorted(relevant, key=lambda c: (-c.progress, -len(c.matched), c.via_org))
-        best = ranked[0]
-        broken = best.first("broken")
-        assert broken is not None
-        used = _greedy(relevant, needed)
-        return Analysis(
-            "not_covered",
-            f"filter {best.filter.name if best.filter else '?'} on log group "
-            f"{best.group.name if best.group else '?'} matches the control's events, but the "
-            f"{broken[0].replace('_', ' ')} link is broken: {broken[1].detail}",
-            best,
-            tuple(used),
-        )
+        broken_analysis = _broken_link(relevant, needed)
+        if broken_analysis is not None:
+            return broken_analysis
     return _no_filter_covers(chains, control, needed)
+
+
+def _broken_link(relevant: list[Chain], needed: frozenset[str]) -> Analysis | None:
+    """Filters together match every event, but a chain some events depend on is broken.
+
+    Working chains may count part of the events (split coverage): the broken chain shown is one
+    that counts events no working chain counts.
+    """
+    working = [c for c in relevant if c.state != "broken"]
+    left = needed - _union(working)
+    broken = [c for c in relevant if c.first("broken") is not None and c.matched & left]
+    if not broken:
+        return None
+    best = sorted(broken, key=lambda c: (-c.progress, -len(c.matched & left), c.via_org))[0]
+    first = best.first("broken")
+    if first is None:
+        return None
+    name, link = first
+    what = "the control's events"
+    if working:
+        what = f"{len(left)} of the control's events that no working filter counts"
+    used = _greedy([*working, best, *broken], needed)
+    return Analysis(
+        "not_covered",
+        f"filter {best.filter.name if best.filter else '?'} on log group "
+        f"{best.group.name if best.group else '?'} matches {what}, "
+        f"but the {name.replace('_', ' ')} link is broken: {link.detail}",
+        best,
+        tuple(used),
+    )
 
 
 def _no_filter_covers(
@@ -827,7 +848,8 @@ def _no_filter_covers(
         )
     scored.sort(key=lambda s: (-s[0], -s[1], s[2].via_org, s[2].filter.name if s[2].filter else ""))
     _, _, closest = scored[0]
-    assert closest.filter is not None and closest.group is not None
+    if closest.filter is None or closest.group is None:  # scored chains all have both
+        return Analysis("not_covered", "no metric filter counts every event", closest)
     own_missed = [n for n in sorted(needed) if n not in closest.matched]
     examples = "; ".join(
         f"{describe_sample(by_name[n])}: {why_missed(closest.filter.pattern, by_name[n])}"
