@@ -7,12 +7,15 @@ import ast
 from pathlib import Path
 from typing import Any
 
+import pytest
 from factories import ACCOUNT, make_alarm, make_filter, make_inventory, make_topic, with_monitoring
 
 import trailcheck
 from trailcheck.engine import rule_context
-from trailcheck.model import Finding, Inventory, Status
+from trailcheck.model import Finding, Inventory, Severity, Status
+from trailcheck.rules import _filter_pattern as fp
 from trailcheck.rules import monitoring
+from trailcheck.rules._monitoring import controls
 from trailcheck.rules.base import Rule
 
 GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:ct-main:*"
@@ -61,3 +64,176 @@ def test_rules_use_no_assert_for_control_flow() -> None:
         if isinstance(node, ast.Assert)
     ]
     assert found == []
+
+
+# --- positives vary every field a real event varies -------------------------------------------
+
+CATALOGUE = controls()
+CIS_KEYS = [k for k, c in CATALOGUE.items() if c.extends is None]
+GLOBAL = {"iam_policy_changes", "organizations_changes"}  # CloudTrail delivers them in us-east-1
+KEY_OF = {rule_id: key for key, rule_id, _ in monitoring.CONTROL_RULES}
+FIXED_IDENTITY = {"root_usage", "console_signin_without_mfa", "console_auth_failures"}
+
+
+def cis_texts(key: str) -> list[str]:
+    """Every text a CIS version or Security Hub prescribes for the control."""
+    control = CATALOGUE[key]
+    return [
+        control.recommended_pattern,
+        *control.accepted_patterns,
+        *(
+            h.pattern
+            for h in control.historic_patterns
+            if h.versions or h.label.startswith("SecurityHub")
+        ),
+    ]
+
+
+def narrowed(pattern: str, clause: str) -> str:
+    body = pattern.strip().removeprefix("{").removesuffix("}")
+    return f"{{ ({body}) && {clause} }}"
+
+
+def missed(key: str, pattern: str) -> list[str]:
+    tree = fp.parse(pattern)
+    assert not isinstance(tree, fp.ParseError), tree
+    return [s.name for s in CATALOGUE[key].required if not fp.matches(tree, s.record)]
+
+
+def test_variants_vary_region_identity_and_client() -> None:
+    for key in CIS_KEYS:
+        control = CATALOGUE[key]
+        records = [s.record for s in control.required]
+        assert len(control.variants) >= 5 * len(control.positives), key
+        assert all(s.base in {p.name for p in control.positives} for s in control.variants)
+        regions = {r["awsRegion"] for r in records}
+        types = {r["userIdentity"]["type"] for r in records}
+        agents = {r["userAgent"] for r in records}
+        assert len(agents) >= 4 and any(":" in r["sourceIPAddress"] for r in records), key
+        if key in GLOBAL:
+            assert regions == {"us-east-1"}, key
+        else:
+            assert len(regions) >= 5, key
+        if key not in FIXED_IDENTITY:
+            assert {"Root", "IAMUser", "AssumedRole", "FederatedUser"} <= types, key
+            assert any("AWSReservedSSO" in r["userIdentity"].get("arn", "") for r in records)
+            assert any("invokedBy" in r["userIdentity"] for r in records), key
+    # the controls whose CIS text fixes the identity keep it
+    assert {s.record["userIdentity"]["type"] for s in CATALOGUE["root_usage"].required} == {"Root"}
+    mfa = CATALOGUE["console_signin_without_mfa"].required
+    assert {s.record["userIdentity"]["type"] for s in mfa} == {"IAMUser"}
+    # the unauthorized-calls meaning (an authorization error) is kept in every variant
+    for sample in CATALOGUE["unauthorized_api_calls"].required:
+        assert sample.record["errorCode"] in {
+            "Client.UnauthorizedOperation",
+            "AccessDenied",
+            "AccessDeniedException",
+        }
+        assert sample.record["sourceIPAddress"] != "delivery.logs.amazonaws.com"
+    for sample in CATALOGUE["console_auth_failures"].required:
+        assert sample.record["errorMessage"] == "Failed authentication"
+
+
+@pytest.mark.parametrize("key", CIS_KEYS)
+def test_every_cis_text_of_every_version_covers_every_variant(key: str) -> None:
+    for text in cis_texts(key):
+        assert missed(key, text) == [], text
+
+
+NARROWING = {
+    "region": ['$.awsRegion = "us-east-1"', '$.awsRegion = "*-1"'],
+    "identity": [
+        '$.userIdentity.type = "IAMUser"',
+        '$.userIdentity.type != "Root"',
+        '$.userIdentity.type != "FederatedUser"',
+        '$.userIdentity.arn != "*AWSReservedSSO*"',
+        "$.userIdentity.invokedBy NOT EXISTS",
+    ],
+    "client": [
+        '$.sourceIPAddress != "*:*"',
+        '$.userAgent != "*Terraform*"',
+        '$.sourceIPAddress != "*.amazonaws.com"',
+    ],
+}
+
+
+@pytest.mark.parametrize("key", CIS_KEYS)
+def test_a_cis_text_narrowed_to_one_region_identity_or_client_does_not_cover(key: str) -> None:
+    axes = ["client"]
+    if key not in GLOBAL:
+        axes.append("region")
+    if key not in FIXED_IDENTITY:
+        axes.append("identity")
+    for axis in axes:
+        for clause in NARROWING[axis]:
+            text = narrowed(CATALOGUE[key].recommended_pattern, clause)
+            assert missed(key, text), (key, clause)
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "clause"),
+    [
+        ("CT.MON.CLOUDTRAIL_CONFIG_CHANGES", '$.userIdentity.type = "IAMUser"'),
+        ("CT.MON.CLOUDTRAIL_CONFIG_CHANGES", '$.awsRegion = "us-east-1"'),
+        ("CT.MON.IAM_POLICY_CHANGES", '$.userIdentity.type = "IAMUser"'),
+        ("CT.MON.UNAUTHORIZED_API_CALLS", '$.awsRegion = "eu-west-1"'),
+        ("CT.MON.ROOT_USAGE", '$.awsRegion = "us-east-1"'),
+        ("CT.MON.CONSOLE_SIGNIN_WITHOUT_MFA", '$.userAgent = "Mozilla/5.0 (X11*"'),
+        ("CT.MON.SECURITY_GROUP_CHANGES", "$.userIdentity.invokedBy NOT EXISTS"),
+    ],
+)
+def test_narrowed_filters_fail_naming_the_variant_and_the_clause(rule_id: str, clause: str) -> None:
+    key = KEY_OF[rule_id]
+    pattern = narrowed(CATALOGUE[key].recommended_pattern, clause)
+    (finding,) = judge(RULES[rule_id], monitored([make_filter("Narrow", pattern)]))
+    assert finding.status is Status.FAIL, finding.reason
+    assert "closest is filter Narrow" in finding.reason
+    assert "~" in finding.reason  # a variant record (base~profile) is named ...
+    assert f"false: `{clause}`" in finding.reason  # ... with the clause that rejects it
+
+
+@pytest.mark.parametrize("key", CIS_KEYS)
+def test_each_cis_version_text_passes_its_rule(key: str) -> None:
+    rule = RULES[next(rule_id for rule_id, k in KEY_OF.items() if k == key)]
+    for number, text in enumerate(cis_texts(key)):
+        (finding,) = judge(rule, monitored([make_filter(f"F{number}", text)]))
+        assert finding.status is Status.PASS, (text, finding.reason)
+
+
+# --- the CIS event set exactly; trailcheck's stronger judgement as its own rule ----------------
+
+SG = RULES["CT.MON.SECURITY_GROUP_CHANGES"]
+SG_RULES = RULES["CT.MON.SECURITY_GROUP_RULE_CHANGES"]
+
+
+def sg_text(label_start: str) -> str:
+    control = CATALOGUE["security_group_changes"]
+    return next(h.pattern for h in control.historic_patterns if h.label.startswith(label_start))
+
+
+@pytest.mark.parametrize("label", ["CIS 1.2.0", "SecurityHub CloudWatch.10", "CIS 5.0.0"])
+def test_security_group_cis_rule_applies_the_cis_event_set(label: str) -> None:
+    (finding,) = judge(SG, monitored([make_filter("SG", sg_text(label))]))
+    assert finding.status is Status.PASS, finding.reason
+
+
+def test_modify_security_group_rules_is_a_separate_rule_deciding_no_control() -> None:
+    assert SG_RULES.controls == {} and SG_RULES.severity is Severity.LOW
+    assert SG.controls["aws-fsbp"] == ("CloudWatch.10",)
+    (old,) = judge(SG_RULES, monitored([make_filter("SG", sg_text("CIS 1.2.0"))]))
+    assert old.status is Status.FAIL
+    assert "ModifySecurityGroupRules" in old.reason and "misses 1 of 7" in old.reason
+    (new,) = judge(SG_RULES, monitored([make_filter("SG", sg_text("CIS 5.0.0"))]))
+    assert new.status is Status.PASS, new.reason
+    assert new.evidence["coverage"]["cis"] == {}
+
+
+def test_no_cis_control_requires_an_event_its_cis_texts_do_not_count() -> None:
+    """The same problem as ModifySecurityGroupRules, for every control: each positive record
+    is counted by the text of every CIS version and the Security Hub control."""
+    for key in CIS_KEYS:
+        for text in cis_texts(key):
+            tree = fp.parse(text)
+            assert not isinstance(tree, fp.ParseError)
+            names = [s.name for s in CATALOGUE[key].positives if not fp.matches(tree, s.record)]
+            assert names == [], (key, text)

@@ -40,7 +40,7 @@ from trailcheck.model import (
 )
 from trailcheck.rules import _event_pattern as eb
 from trailcheck.rules import _filter_pattern as fp
-from trailcheck.rules._cis_controls import MonitoringControl, SampleRecord, load_controls
+from trailcheck.rules._cis_controls import MonitoringControl, SampleRecord, load_all_controls
 from trailcheck.rules._trails import Qualification, assess_trail, trails_covering
 
 LinkState = Literal["ok", "broken", "unknown", "not_reached"]
@@ -58,8 +58,34 @@ _MAX_LISTED = 3
 
 @lru_cache(maxsize=1)
 def controls() -> dict[str, MonitoringControl]:
-    """The catalogue, loaded once per process (it is immutable data)."""
-    return {c.key: c for c in load_controls()}
+    """The catalogue (CIS controls, then trailcheck's stronger ones), loaded once per process
+    (it is immutable data)."""
+    return {c.key: c for c in load_all_controls()}
+
+
+def event_of(name: str) -> str:
+    """The positive (event) a record name belongs to: a variant `base~profile` → `base`."""
+    return name.split("~", 1)[0]
+
+
+def fully_counted(control: MonitoringControl, matched: frozenset[str]) -> list[str]:
+    """The control's events (positive names) counted in every variant (caller, region ...)."""
+    missing = {event_of(s.name) for s in control.required if s.name not in matched}
+    return [s.name for s in control.positives if s.name not in missing]
+
+
+def collapse(control: MonitoringControl, names: Iterable[str]) -> list[str]:
+    """Record names for people: an event missed in every variant is named once."""
+    wanted = set(names)
+    shown: list[str] = []
+    for positive in control.positives:
+        records = [s.name for s in control.required if event_of(s.name) == positive.name]
+        missed = [n for n in records if n in wanted]
+        if missed and len(missed) == len(records):
+            shown.append(positive.name)
+        else:
+            shown.extend(missed)
+    return shown
 
 
 # ----------------------------------------------------------------------------- the JSON shape
@@ -128,7 +154,7 @@ def match_sets(pattern: str, control_key: str) -> MatchSets:
         return MatchSets(frozenset(), frozenset(), f"cannot parse the pattern ({tree})")
     control = controls()[control_key]
     return MatchSets(
-        frozenset(s.name for s in control.positives if fp.matches(tree, s.record)),
+        frozenset(s.name for s in control.required if fp.matches(tree, s.record)),
         frozenset(s.name for s in control.negatives if fp.matches(tree, s.record)),
     )
 
@@ -164,6 +190,25 @@ def _clause(comparison: fp.Comparison) -> str:
     return fp.to_text(fp.JsonPattern(comparison)).removeprefix("{ ").removesuffix(" }")
 
 
+def _holds(expr: fp.Expr, record: dict[str, Any]) -> bool:
+    if isinstance(expr, fp.Comparison):
+        return fp.comparison_matches(expr, record)
+    if isinstance(expr, fp.And):
+        return all(_holds(item, record) for item in expr.items)
+    return any(_holds(item, record) for item in expr.items)
+
+
+def _blame(expr: fp.Expr, record: dict[str, Any]) -> list[str]:
+    """The clauses that make a false expression false (an && names its false parts)."""
+    if isinstance(expr, fp.Comparison):
+        return [f"`{_clause(expr)}`"]
+    if isinstance(expr, fp.And):
+        return [b for item in expr.items if not _holds(item, record) for b in _blame(item, record)]
+    if len(expr.items) > 2:
+        return [f"none of {len(expr.items)} alternatives"]
+    return [b for item in expr.items for b in _blame(item, record)]
+
+
 def why_missed(pattern: str, sample: SampleRecord) -> str:
     """A short, human explanation of why `pattern` does not count `sample`."""
     tree = fp.parse(pattern)
@@ -176,12 +221,10 @@ def why_missed(pattern: str, sample: SampleRecord) -> str:
     ):
         return f"none of the pattern's {len(tree.expr.items)} alternatives holds"
     if isinstance(tree, fp.JsonPattern):
-        false = [
-            _clause(c) for c in fp.comparisons(tree) if not fp.comparison_matches(c, sample.record)
-        ]
-        if not false:
+        if _holds(tree.expr, sample.record):
             return "every clause holds on its own, but the &&/|| logic rejects the record"
-        shown = ", ".join(f"`{c}`" for c in false[:2])
+        false = _blame(tree.expr, sample.record)
+        shown = ", ".join(false[:2])
         more = f" (+{len(false) - 2} more)" if len(false) > 2 else ""
         return f"false: {shown}{more}"
     return "the text pattern does not occur in the record"
@@ -189,7 +232,8 @@ def why_missed(pattern: str, sample: SampleRecord) -> str:
 
 def describe_sample(sample: SampleRecord) -> str:
     record = sample.record
-    return f"{record.get('eventName')} ({sample.name})"
+    who = f": {sample.note}" if sample.base is not None and sample.note else ""
+    return f"{record.get('eventName')} ({sample.name}{who})"
 
 
 # ----------------------------------------------------------------------------- the chain
@@ -241,15 +285,16 @@ class Chain:
         broken = self.first("broken")
         return len(LINKS) if broken is None else LINKS.index(broken[0])
 
-    def filter_use(self, positives: int) -> FilterUse | None:
+    def filter_use(self, control: MonitoringControl) -> FilterUse | None:
+        """The filter's row in the evidence: the events it counts in every variant."""
         if self.filter is None or self.group is None:
             return None
         return FilterUse(
             log_group_arn=self.group.arn,
             filter_name=self.filter.name,
             pattern=self.filter.pattern,
-            matched=sorted(self.matched),
-            positives=positives,
+            matched=sorted(fully_counted(control, self.matched)),
+            positives=len(control.positives),
         )
 
     def path(self) -> str:
@@ -435,6 +480,15 @@ def _subscriber_link(topic: SnsTopic | None, arn: str) -> Link:
     return Link("broken", f"topic {name} has no subscription", (arn,))
 
 
+def _match_text(name: str, control: MonitoringControl, sets: MatchSets) -> str:
+    full = fully_counted(control, sets.positives)
+    some = {event_of(n) for n in sets.positives} - set(full)
+    text = f"filter {name} matches {len(full)} of {len(control.positives)} events"
+    if some:
+        text += f" (and {len(some)} more only for some callers or regions)"
+    return text
+
+
 def chains_for(inventory: Inventory, account_id: str, control_key: str) -> list[Chain] | Unknown:
     """Every candidate chain for `control_key` in `account_id`, own trails first."""
     trails = trails_covering(inventory, account_id)
@@ -508,10 +562,7 @@ def chains_for(inventory: Inventory, account_id: str, control_key: str) -> list[
                 links = base | {"log_group": group_link, "metric_filter": filter_link}
                 chains.append(Chain(trail, via_org, links, group, flt))
                 continue
-            total = len(controls()[control_key].positives)
-            filter_link = Link(
-                "ok", f"filter {flt.name} matches {len(sets.positives)} of {total} events"
-            )
+            filter_link = Link("ok", _match_text(flt.name, controls()[control_key], sets))
             alarm_link, sub_link = _alarm_links(inventory, group, flt)
             links = base | {
                 "log_group": group_link,
@@ -561,7 +612,7 @@ def _rule_counts(
         return frozenset()
     counted = set()
     all_events = state == ALL_MANAGEMENT_EVENTS_STATE
-    for sample in controls()[control_key].positives:
+    for sample in controls()[control_key].required:
         record = sample.record
         name = str(record.get("eventName", ""))
         if (
@@ -594,7 +645,7 @@ def eventbridge_coverage(
 ) -> EventBridgeResult:
     """Whether enabled default-bus rules with targets count every positive event, per region."""
     control = controls()[control_key]
-    names = frozenset(s.name for s in control.positives)
+    names = frozenset(s.name for s in control.required)
     account = inventory.accounts[account_id]
     partition = inventory.metadata.partition
     if all(s.record.get("eventSource") in GLOBAL_EVENT_SOURCES for s in control.positives):
@@ -752,7 +803,7 @@ def _union(chains: Iterable[Chain]) -> frozenset[str]:
 def analyse(inventory: Inventory, account_id: str, control_key: str) -> Analysis | Unknown:
     """Judge the metric-filter chain of one control for one account."""
     control = controls()[control_key]
-    needed = frozenset(s.name for s in control.positives)
+    needed = frozenset(s.name for s in control.required)
     chains = chains_for(inventory, account_id, control_key)
     if isinstance(chains, Unknown):
         return chains
@@ -801,7 +852,8 @@ def _broken_link(relevant: list[Chain], needed: frozenset[str]) -> Analysis | No
     name, link = first
     what = "the control's events"
     if working:
-        what = f"{len(left)} of the control's events that no working filter counts"
+        events = len({event_of(n) for n in left})
+        what = f"{events} of the control's events that no working filter counts"
     used = _greedy([*working, best, *broken], needed)
     return Analysis(
         "not_covered",
@@ -816,11 +868,16 @@ def _broken_link(relevant: list[Chain], needed: frozenset[str]) -> Analysis | No
 def _no_filter_covers(
     chains: list[Chain], control: MonitoringControl, needed: frozenset[str]
 ) -> Analysis:
-    missed = sorted(needed - _union(chains))
-    by_name = {s.name: s for s in control.positives}
+    missed = collapse(control, needed - _union(chains))
+    by_name = {s.name: s for s in control.required}
+    total = len(control.positives)
     candidates = [c for c in chains if c.filter is not None]
+    # Related: counts one of the control's events as the catalogue records it (a filter for
+    # another control may still count a variant, e.g. the root filter counts root's CreateVpc)
+    # or compares against the CIS text's values.
+    events = frozenset(s.name for s in control.positives)
     scored = [
-        (len(c.matched), relatedness(c.filter.pattern, control.key), c)
+        (len(c.matched & events), relatedness(c.filter.pattern, control.key), c)
         for c in candidates
         if c.filter is not None
     ]
@@ -850,23 +907,30 @@ def _no_filter_covers(
     _, _, closest = scored[0]
     if closest.filter is None or closest.group is None:  # scored chains all have both
         return Analysis("not_covered", "no metric filter counts every event", closest)
-    own_missed = [n for n in sorted(needed) if n not in closest.matched]
+    # per missed event, the first record of it the filter misses (the event itself, else a
+    # variant: the filter is narrower than the control, e.g. one region or identity type)
+    first_missed: dict[str, str] = {}
+    for sample in control.required:
+        if sample.name not in closest.matched:
+            first_missed.setdefault(event_of(sample.name), sample.name)
+    own_missed = [first_missed[s.name] for s in control.positives if s.name in first_missed]
+    union_missed = {event_of(n) for n in needed - _union(chains)}
     examples = "; ".join(
         f"{describe_sample(by_name[n])}: {why_missed(closest.filter.pattern, by_name[n])}"
         for n in own_missed[:2]
     )
     more = f" and {len(own_missed) - 2} more" if len(own_missed) > 2 else ""
     union_note = ""
-    if len(missed) < len(own_missed):
-        union_note = f" (all filters together still miss {len(missed)} of {len(needed)})"
+    if len(union_missed) < len(own_missed):
+        union_note = f" (all filters together still miss {len(union_missed)} of {total})"
     reason = (
         f"no metric filter counts every event: closest is filter {closest.filter.name} on log "
-        f"group {closest.group.name}, which misses {len(own_missed)} of {len(needed)}: "
+        f"group {closest.group.name}, which misses {len(own_missed)} of {total}: "
         f"{examples}{more}{union_note}"
     )
     link = Link(
         "broken",
-        f"closest filter {closest.filter.name} misses {len(own_missed)} of {len(needed)} events",
+        f"closest filter {closest.filter.name} misses {len(own_missed)} of {total} events",
     )
     return Analysis("not_covered", reason, _with_filter_link(closest, link), missed=tuple(missed))
 

@@ -53,6 +53,12 @@ CONTROL_RULES: tuple[tuple[str, str, Severity], ...] = (
     ("vpc_changes", "CT.MON.VPC_CHANGES", Severity.LOW),
     ("organizations_changes", "CT.MON.ORGANIZATIONS_CHANGES", Severity.MEDIUM),
 )
+# trailcheck's stronger judgements built on a CIS control (catalogue `stronger_controls`): they
+# decide no framework control (their `controls` mapping is empty).
+STRONGER_RULES: tuple[tuple[str, str, Severity], ...] = (
+    # relates: cis 4.10 / CloudWatch.10 (CIS 5.0.0+ name ModifySecurityGroupRules in 4.10/5.10)
+    ("security_group_rule_changes", "CT.MON.SECURITY_GROUP_RULE_CHANGES", Severity.LOW),
+)
 REQUIRES = frozenset(
     {"trails", "log_groups", "metric_filters", "alarms", "sns_topics", "event_rules"}
 )
@@ -120,20 +126,37 @@ def _rationale(key: str) -> str:
     control = controls()[key]
     events = sorted({str(s.record.get("eventName")) for s in control.positives})
     shown = ", ".join(events[:4]) + (f" and {len(events) - 4} more" if len(events) > 4 else "")
+    if control.extends is not None:
+        lead = (
+            f"trailcheck's own judgement, stronger than the CIS control it builds on "
+            f"({_title(control.extends).lower()}), and decides no framework control: "
+            f"{control.notes} A metric filter and alarm should make {shown} events reach a "
+            "person within minutes."
+        )
+    else:
+        lead = (
+            f"CIS asks for a metric filter and alarm so that {shown} events reach a person "
+            "within minutes."
+        )
     return (
-        f"CIS asks for a metric filter and alarm so that {shown} events reach a person within "
-        f"minutes. Judged by meaning, not text: each of the control's {len(control.positives)} "
-        "sample CloudTrail records must be counted by a metric filter (several may share the "
-        "work) on the log group of a multi-region, logging trail with all management events, "
-        "watched by an alarm on the same metric name and namespace with actions enabled that "
-        "notifies an SNS topic with a confirmed subscription. An equivalent rewrite of the CIS "
-        "pattern passes; one with the wrong case, field path or &&/|| logic fails, naming the "
-        "event it misses. Member accounts are covered through a qualifying organization trail."
+        f"{lead} Judged by meaning, not text: each of the control's {len(control.positives)} "
+        "sample CloudTrail records, and each as other callers make it (root, an IAM Identity "
+        "Center user, a federated user, a role running Terraform or acting through "
+        "CloudFormation) and in other regions, must be counted by a metric filter (several may "
+        "share the work): a filter narrowed to one region or identity type does not cover. The "
+        "filter sits on the log group of a multi-region, logging trail with all management "
+        "events, and is watched by an alarm on the same metric name and namespace, with actions "
+        "enabled, that can fire on the filter's values and notifies an SNS topic with a "
+        "confirmed subscription. An equivalent rewrite of the CIS pattern passes; one with the "
+        "wrong case, field path or &&/|| logic fails, naming the event it misses. Member "
+        "accounts are covered through a qualifying organization trail."
     )
 
 
 def _control_mappings(key: str) -> dict[str, tuple[str, ...]]:
     control = controls()[key]
+    if control.extends is not None:
+        return {}  # trailcheck's own judgement: decides no framework control
     mapped = {
         framework: (control.cis_ids[version],)
         for framework, version in FRAMEWORK_VERSIONS.items()
@@ -145,7 +168,7 @@ def _control_mappings(key: str) -> dict[str, tuple[str, ...]]:
 
 
 def control_rule(key: str, rule_id: str, severity: Severity) -> Rule:
-    """The rule for one CIS monitoring control (all 15 are made by this function)."""
+    """The rule for one monitoring control (all CIS and stronger ones are made here)."""
 
     def evaluate(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
         yield from judge_control(inventory, ctx, key)
@@ -165,8 +188,11 @@ def control_rule(key: str, rule_id: str, severity: Severity) -> Rule:
 
 
 def generated_rules() -> list[Rule]:
-    """The 15 control rules (collected by `load_rules` through this function)."""
-    return [control_rule(key, rule_id, severity) for key, rule_id, severity in CONTROL_RULES]
+    """The 15 CIS control rules and the stronger ones (collected by `load_rules`)."""
+    return [
+        control_rule(key, rule_id, severity)
+        for key, rule_id, severity in (*CONTROL_RULES, *STRONGER_RULES)
+    ]
 
 
 def _aws_check(inventory: Inventory, analysis: Analysis, key: str) -> dict[str, Any]:
@@ -220,11 +246,7 @@ def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[
             path="; ".join(c.path() for c in analysis.used) if analysis.used else "",
             broken_link=broken[0] if broken and analysis.verdict == "not_covered" else None,
             links=links,
-            filters=[
-                use
-                for c in analysis.used
-                if (use := c.filter_use(len(control.positives))) is not None
-            ],
+            filters=[use for c in analysis.used if (use := c.filter_use(control)) is not None],
             missed_events=list(analysis.missed),
             eventbridge=bridge.shape(),
             aws_check=aws_check,
