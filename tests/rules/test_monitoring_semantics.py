@@ -12,10 +12,10 @@ from factories import ACCOUNT, make_alarm, make_filter, make_inventory, make_top
 
 import trailcheck
 from trailcheck.engine import rule_context
-from trailcheck.model import Finding, Inventory, Severity, Status
+from trailcheck.model import Finding, Inventory, MetricTransformation, Severity, Status
 from trailcheck.rules import _filter_pattern as fp
 from trailcheck.rules import monitoring
-from trailcheck.rules._monitoring import controls
+from trailcheck.rules._monitoring import controls, never_fires
 from trailcheck.rules.base import Rule
 
 GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:ct-main:*"
@@ -237,3 +237,92 @@ def test_no_cis_control_requires_an_event_its_cis_texts_do_not_count() -> None:
             assert not isinstance(tree, fp.ParseError)
             names = [s.name for s in CATALOGUE[key].positives if not fp.matches(tree, s.record)]
             assert names == [], (key, text)
+
+
+# --- an alarm that can never fire is not coverage ---------------------------------------------
+
+GE, GT, LT, LE = (
+    "GreaterThanOrEqualToThreshold",
+    "GreaterThanThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "default", "statistic", "operator", "threshold", "never"),
+    [
+        ("1", None, "Sum", GE, 1, None),  # the CIS alarm
+        ("1", None, "Sum", GT, 5, None),  # six events in a period fire it
+        ("0", None, "Sum", GE, 1, "Sum in a period with events is always 0, never >= 1"),
+        ("0", 0.0, "Sum", GT, 0, "(defaultValue 0)"),
+        ("1", None, "Sum", LT, 1, "Sum in a period with events is at least 1, never < 1"),
+        ("1", 0.0, "Sum", LE, 0, "at least 1, never <= 0"),
+        ("-1", None, "Sum", LT, 0, None),
+        ("1", None, "Maximum", GT, 1, "Maximum in a period with events is always 1, never > 1"),
+        ("1", None, "Maximum", GE, 1, None),
+        ("1", 5.0, "Maximum", GT, 1, None),  # a default datapoint of 5 can make it fire
+        ("2", 0.0, "Minimum", GT, 2, "between 0 and 2, never > 2"),
+        ("1", 0.0, "Minimum", LT, 1, None),
+        ("0", None, "SampleCount", GE, 1, None),  # a value of 0 is still a datapoint
+        ("1", None, "SampleCount", LT, 1, "at least 1, never < 1"),
+        ("1", None, "Average", LT, 1, "always 1, never < 1"),
+        ("1", None, "p99", GT, 1, "p99 in a period with events is always 1"),
+        ("1", None, "p99", GE, 1, None),
+        ("$.bytes", None, "Sum", GE, 1, None),  # a field's value: any number
+        ("1", None, "PR(0:1)", GT, 100, None),  # not modelled: nothing claimed
+        ("1", None, None, GE, 1, None),  # metric-math alarms carry no statistic
+    ],
+)
+def test_alarms_that_can_never_fire(
+    value: str,
+    default: float | None,
+    statistic: str | None,
+    operator: str,
+    threshold: float,
+    never: str | None,
+) -> None:
+    transformation = MetricTransformation(
+        metric_name="Root",
+        metric_namespace="CISBenchmark",
+        metric_value=value,
+        default_value=default,
+    )
+    alarm = make_alarm(
+        "Root", statistic=statistic, comparison_operator=operator, threshold=float(threshold)
+    )
+    why = never_fires(alarm, transformation)
+    if never is None:
+        assert why is None
+    else:
+        assert why is not None and never in why
+
+
+def test_metric_value_zero_is_not_coverage_and_the_finding_says_why() -> None:
+    pattern = CATALOGUE["root_usage"].recommended_pattern
+    zero = MetricTransformation(
+        metric_name="Root", metric_namespace="CISBenchmark", metric_value="0"
+    )
+    alarm = make_alarm(
+        "Root", statistic="Sum", comparison_operator=GE, threshold=1.0, name="root-alarm"
+    )
+    inventory = monitored([make_filter("Root", pattern, transformations=(zero,))], alarms=[alarm])
+    (finding,) = judge(RULES["CT.MON.ROOT_USAGE"], inventory)
+    assert finding.status is Status.FAIL
+    assert "the alarm link is broken: alarm root-alarm can never fire" in finding.reason
+    assert "metricValue 0" in finding.reason and "never >= 1" in finding.reason
+    assert finding.evidence["coverage"]["broken_link"] == "alarm"
+    # the same chain with metricValue 1 passes
+    one = zero.model_copy(update={"metric_value": "1"})
+    inventory = monitored([make_filter("Root", pattern, transformations=(one,))], alarms=[alarm])
+    (finding,) = judge(RULES["CT.MON.ROOT_USAGE"], inventory)
+    assert finding.status is Status.PASS, finding.reason
+
+
+def test_a_working_alarm_beside_one_that_never_fires_covers() -> None:
+    pattern = CATALOGUE["root_usage"].recommended_pattern
+    bad = make_alarm("Root", statistic="Sum", comparison_operator=LT, threshold=1.0, name="bad")
+    good = make_alarm("Root", statistic="Sum", comparison_operator=GE, threshold=1.0, name="good")
+    inventory = monitored([make_filter("Root", pattern)], alarms=[bad, good])
+    (finding,) = judge(RULES["CT.MON.ROOT_USAGE"], inventory)
+    assert finding.status is Status.PASS and "alarm good" in finding.reason

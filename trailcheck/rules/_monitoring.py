@@ -18,6 +18,7 @@ the control's events and have a target are assessed separately ("another way").
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -335,6 +336,83 @@ def _group_link(inventory: Inventory, arn: str) -> tuple[Link, LogGroup | None]:
     return Link("ok", f"log group {group.name} ({group.region})", (arn,)), group
 
 
+_COMPARISONS = {
+    "GreaterThanOrEqualToThreshold": ">=",
+    "GreaterThanThreshold": ">",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "<=",
+}
+_PERCENTILE = re.compile(r"p(\d{1,2}(\.\d+)?|100)")
+
+
+def _number(text: str) -> float | None:
+    """A metric value as a number; None for a `$.field` reference (any number) or junk."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _reachable(statistic: str, value: float, default: float | None) -> tuple[float, float] | None:
+    """The range (lowest, highest) of `statistic` over a period in which at least one event
+    matched: each match publishes `value`; batches without a match may publish `default`.
+    None when trailcheck does not model the statistic (then nothing is claimed)."""
+    values = [value] if default is None else [value, default]
+    low, high = min(values), max(values)
+    if statistic == "SampleCount":
+        return 1.0, math.inf
+    if statistic == "Sum":  # any number of matches (and defaults) in one period
+        return (-math.inf if low < 0 else value, math.inf if high > 0 else value)
+    if statistic == "Minimum":
+        return low, value
+    if statistic == "Maximum":
+        return value, high
+    if statistic == "Average" or _PERCENTILE.fullmatch(statistic):
+        return low, high
+    return None
+
+
+def _say(number: float) -> str:
+    return f"{number:g}"
+
+
+def never_fires(alarm: Alarm, transformation: MetricTransformation) -> str | None:
+    """Why `alarm` provably never fires on the events its filter counts; None when it can fire
+    (or trailcheck cannot tell: a metric-math alarm, a `$.field` value, an unknown statistic)."""
+    op = _COMPARISONS.get(alarm.comparison_operator or "")
+    value = _number(transformation.metric_value)
+    if alarm.expression is not None or op is None or alarm.threshold is None or value is None:
+        return None
+    default = transformation.default_value
+    statistic = alarm.statistic or ""
+    reach = _reachable(statistic, value, default)
+    if reach is None:
+        return None
+    low, high = reach
+    threshold = alarm.threshold
+    can = {">=": high >= threshold, ">": high > threshold, "<": low < threshold}.get(
+        op, low <= threshold
+    )
+    if can:
+        return None
+    if low == high:
+        shape = f"always {_say(low)}"
+    elif high == math.inf:
+        shape = f"at least {_say(low)}"
+    elif low == -math.inf:
+        shape = f"at most {_say(high)}"
+    else:
+        shape = f"between {_say(low)} and {_say(high)}"
+    published = f"metricValue {transformation.metric_value}"
+    if default is not None:
+        published += f" (defaultValue {_say(default)})"
+    return (
+        f"the filter publishes {published}, so the metric's {statistic} in a period with "
+        f"events is {shape}, never {op} {_say(threshold)}"
+    )
+
+
 def alarm_reads(alarm: Alarm, transformation: MetricTransformation) -> AlarmMetric | None:
     """The alarm's metric entry that is the filter's metric (same namespace and name)."""
     for metric in alarm.metrics:
@@ -422,6 +500,14 @@ def _alarm_links(inventory: Inventory, group: LogGroup, flt: MetricFilter) -> tu
                         f"{dict(t.dimensions) or '{}'}",
                         (alarm.arn,),
                     ),
+                    NOT_REACHED,
+                )
+                continue
+            why = never_fires(alarm, t)
+            if why is not None:
+                consider(
+                    1,
+                    Link("broken", f"alarm {alarm.name} can never fire: {why}", (alarm.arn,)),
                     NOT_REACHED,
                 )
                 continue
