@@ -16,6 +16,7 @@ failure prints the shrunk input to add as a regression case.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -63,12 +64,56 @@ events = st.dictionaries(keys, json_values, max_size=6)
 # --- filter patterns ---------------------------------------------------------------------------
 
 FILTER_TOKENS = [
-    "{", "}", "(", ")", "[", "]", "$.", "$.a", "$.a.b", "$.a[0]", "$.a[*]", "$.*", "$.['k.x']",
-    "=", "!=", "<", "<=", ">", ">=", "&&", "||", "IS NULL", "IS TRUE", "IS FALSE", "NOT EXISTS",
-    '"x"', '"a*b"', '"\\""', "\\", "*", "1", "-1.5e3", "0x1", "%", "%ab[0-9]+%", "%\\d%", "?",
-    "-", "...", ",", "ERROR", '"two words"', "$.eventName", "ConsoleLogin", " ", "\t", "\n",
-    "é", "\x00",
-]  # fmt: skip
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "$.",
+    "$.a",
+    "$.a.b",
+    "$.a[0]",
+    "$.a[*]",
+    "$.*",
+    "$.['k.x']",
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "&&",
+    "||",
+    "IS NULL",
+    "IS TRUE",
+    "IS FALSE",
+    "NOT EXISTS",
+    '"x"',
+    '"a*b"',
+    '"\\""',
+    "\\",
+    "*",
+    "1",
+    "-1.5e3",
+    "0x1",
+    "%",
+    "%ab[0-9]+%",
+    "%\\d%",
+    "?",
+    "-",
+    "...",
+    ",",
+    "ERROR",
+    '"two words"',
+    "$.eventName",
+    "ConsoleLogin",
+    " ",
+    "\t",
+    "\n",
+    "é",
+    "\x00",
+]
 filter_texts = st.one_of(
     st.text(max_size=40),
     st.lists(st.sampled_from(FILTER_TOKENS), max_size=14).map("".join),
@@ -115,7 +160,7 @@ operators = st.one_of(
                 "cidr",
                 "unknown",
             ]
-        ),  # fmt: skip
+        ),
         st.one_of(
             json_values,
             st.lists(st.one_of(st.sampled_from(["<", ">=", "="]), st.integers(-10, 10))),
@@ -152,25 +197,59 @@ def test_event_patterns_parse_and_match_without_raising(
 
 POLICY_STRINGS = st.sampled_from(
     [
-        "*", "s3:GetObject", "s3:*", "s3:PutObject", "arn:aws:s3:::logs/*", "arn:aws:s3:::logs",
-        "111122223333", "arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:role/r",
-        "cloudtrail.amazonaws.com", "${aws:username}", "o-abc", "bucket-owner-full-control",
-        "arn:aws:cloudtrail:us-east-1:111122223333:trail/t", "false", "true", "10.0.0.0/8", "",
+        "*",
+        "s3:GetObject",
+        "s3:*",
+        "s3:PutObject",
+        "arn:aws:s3:::logs/*",
+        "arn:aws:s3:::logs",
+        "111122223333",
+        "arn:aws:iam::111122223333:root",
+        "arn:aws:iam::111122223333:role/r",
+        "cloudtrail.amazonaws.com",
+        "${aws:username}",
+        "o-abc",
+        "bucket-owner-full-control",
+        "arn:aws:cloudtrail:us-east-1:111122223333:trail/t",
+        "false",
+        "true",
+        "10.0.0.0/8",
+        "",
     ]
-)  # fmt: skip
+)
 CONDITION_OPERATORS = st.sampled_from(
     [
-        "StringEquals", "StringLike", "StringNotEquals", "ArnLike", "ArnEquals", "Bool",
-        "BoolIfExists", "IpAddress", "NotIpAddress", "Null", "NumericLessThan",
-        "ForAnyValue:StringEquals", "ForAllValues:StringLike", "StringEqualsIfExists", "Bogus",
+        "StringEquals",
+        "StringLike",
+        "StringNotEquals",
+        "ArnLike",
+        "ArnEquals",
+        "Bool",
+        "BoolIfExists",
+        "IpAddress",
+        "NotIpAddress",
+        "Null",
+        "NumericLessThan",
+        "ForAnyValue:StringEquals",
+        "ForAllValues:StringLike",
+        "StringEqualsIfExists",
+        "Bogus",
     ]
-)  # fmt: skip
+)
 CONDITION_KEYS = st.sampled_from(
     [
-        "aws:SourceArn", "aws:SourceAccount", "aws:SecureTransport", "aws:PrincipalOrgID",
-        "aws:SourceIp", "s3:x-amz-acl", "s3:TlsVersion", "aws:userid", "aws:SourceOrgID", "x",
+        "aws:SourceArn",
+        "aws:SourceAccount",
+        "aws:SecureTransport",
+        "aws:PrincipalOrgID",
+        "aws:SourceIp",
+        "s3:x-amz-acl",
+        "s3:TlsVersion",
+        "aws:userid",
+        "aws:SourceOrgID",
+        "x",
     ]
-)  # fmt: skip
+)
 loose = st.one_of(POLICY_STRINGS, st.lists(POLICY_STRINGS, max_size=3), json_values)
 statements = st.fixed_dictionaries(
     {},
@@ -242,10 +321,8 @@ def test_bucket_policy_evaluator_raises_only_policy_error(
         lambda: pol.readers(policy, "logs", "111122223333", bucket_pab=bucket_pab),
     ]
     for call in calls:
-        try:
+        with contextlib.suppress(pol.PolicyError):
             call()
-        except pol.PolicyError:
-            pass
 
 
 # --- CloudTrail digests ------------------------------------------------------------------------
@@ -264,10 +341,15 @@ DIGEST_FIELDS = {
     "previousDigestHashAlgorithm": st.none() | st.text(max_size=4),
     "previousDigestSignature": st.none() | st.text(max_size=4),
     "logFiles": st.one_of(
-        st.lists(st.dictionaries(st.sampled_from(["s3Bucket", "s3Object", "hashValue", "hashAlgorithm"]), json_values), max_size=2),
+        st.lists(
+            st.dictionaries(
+                st.sampled_from(["s3Bucket", "s3Object", "hashValue", "hashAlgorithm"]), json_values
+            ),
+            max_size=2,
+        ),
         json_values,
     ),
-}  # fmt: skip
+}
 digest_documents = st.fixed_dictionaries({}, optional=DIGEST_FIELDS)
 
 
@@ -307,15 +389,27 @@ def test_digest_parsing_raises_only_digest_format_error(
 # --- snapshots ---------------------------------------------------------------------------------
 
 inventory_like = st.fixed_dictionaries(
-    {"kind": st.sampled_from([INVENTORY_KIND, "x"]), "schema_version": st.sampled_from([SCHEMA_VERSION, 0, 99, "1"])},
+    {
+        "kind": st.sampled_from([INVENTORY_KIND, "x"]),
+        "schema_version": st.sampled_from([SCHEMA_VERSION, 0, 99, "1"]),
+    },
     optional={
-        "metadata": st.one_of(json_values, st.fixed_dictionaries({"tool_version": st.text(max_size=3), "started_at": st.sampled_from(["2024-01-01T00:00:00Z", "x"]), "finished_at": json_values})),
+        "metadata": st.one_of(
+            json_values,
+            st.fixed_dictionaries(
+                {
+                    "tool_version": st.text(max_size=3),
+                    "started_at": st.sampled_from(["2024-01-01T00:00:00Z", "x"]),
+                    "finished_at": json_values,
+                }
+            ),
+        ),
         "accounts": st.dictionaries(st.text(max_size=3), json_values, max_size=2),
         "trails": json_values,
         "buckets": json_values,
         "log_groups": json_values,
     },
-)  # fmt: skip
+)
 
 
 @FAST
