@@ -35,7 +35,7 @@ from trailcheck.snapshot import load_inventory
 from trailcheck.verify import digest as dg
 
 FAST = settings(
-    max_examples=int(os.environ.get("TRAILCHECK_FUZZ_EXAMPLES", "100")),
+    max_examples=int(os.environ.get("TRAILCHECK_FUZZ_EXAMPLES", "50")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
