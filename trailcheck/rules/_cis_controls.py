@@ -147,6 +147,7 @@ class MonitoringControl(_Frozen):
     negatives: tuple[SampleRecord, ...]
     neutrals: tuple[SampleRecord, ...]
     variants: tuple[SampleRecord, ...] = ()  # each positive as other callers make it
+    vary: tuple[Axis, ...] = _ALL_AXES  # what the variants change
     extends: str | None = None  # a stronger control: the CIS control it builds on
 
     @property
@@ -307,6 +308,7 @@ def _cis_controls(catalogue: _Catalogue) -> tuple[MonitoringControl, ...]:
                 negatives=_samples(catalogue, spec.key, spec.negative),
                 neutrals=_samples(catalogue, spec.key, spec.neutral),
                 variants=_variants(catalogue, spec, positives),
+                vary=spec.vary,
             )
         )
     keys = [c.key for c in controls]
@@ -345,6 +347,7 @@ def _stronger(catalogue: _Catalogue, cis: tuple[MonitoringControl, ...]) -> list
                 neutrals=tuple(s for s in base.neutrals if s.name not in spec.also_required),
                 variants=(*base.variants, *_variants(catalogue, specs[spec.extends], added)),
                 extends=spec.extends,
+                vary=base.vary,
             )
         )
     return stronger

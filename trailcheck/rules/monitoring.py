@@ -129,7 +129,7 @@ def _rationale(key: str) -> str:
     if control.extends is not None:
         lead = (
             f"trailcheck's own judgement, stronger than the CIS control it builds on "
-            f"({_title(control.extends).lower()}), and decides no framework control: "
+            f"({_title(control.extends).lower()}); it decides no framework control. "
             f"{control.notes} A metric filter and alarm should make {shown} events reach a "
             "person within minutes."
         )
@@ -138,11 +138,17 @@ def _rationale(key: str) -> str:
             f"CIS asks for a metric filter and alarm so that {shown} events reach a person "
             "within minutes."
         )
+    if "identity" in control.vary:
+        varied = (
+            "and each as other callers make it (root, an IAM Identity Center user, a federated "
+            "user, a role running Terraform or acting through CloudFormation) and in other "
+            "regions"
+        )
+    else:
+        varied = "and each from other regions and clients (the caller the CIS text names stays)"
     return (
         f"{lead} Judged by meaning, not text: each of the control's {len(control.positives)} "
-        "sample CloudTrail records, and each as other callers make it (root, an IAM Identity "
-        "Center user, a federated user, a role running Terraform or acting through "
-        "CloudFormation) and in other regions, must be counted by a metric filter (several may "
+        f"sample CloudTrail records, {varied}, must be counted by a metric filter (several may "
         "share the work): a filter narrowed to one region or identity type does not cover. The "
         "filter sits on the log group of a multi-region, logging trail with all management "
         "events, and is watched by an alarm on the same metric name and namespace, with actions "
