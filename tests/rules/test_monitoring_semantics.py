@@ -12,7 +12,14 @@ from factories import ACCOUNT, make_alarm, make_filter, make_inventory, make_top
 
 import trailcheck
 from trailcheck.engine import rule_context
-from trailcheck.model import Finding, Inventory, MetricTransformation, Severity, Status
+from trailcheck.model import (
+    FilterPatternTest,
+    Finding,
+    Inventory,
+    MetricTransformation,
+    Severity,
+    Status,
+)
 from trailcheck.rules import _filter_pattern as fp
 from trailcheck.rules import monitoring
 from trailcheck.rules._monitoring import controls, never_fires
@@ -326,3 +333,23 @@ def test_a_working_alarm_beside_one_that_never_fires_covers() -> None:
     inventory = monitored([make_filter("Root", pattern)], alarms=[bad, good])
     (finding,) = judge(RULES["CT.MON.ROOT_USAGE"], inventory)
     assert finding.status is Status.PASS and "alarm good" in finding.reason
+
+
+def test_the_stronger_rule_uses_its_cis_controls_aws_answers_and_look_alikes() -> None:
+    sg = CATALOGUE["security_group_changes"]
+    pattern = sg_text("CIS 5.0.0")
+    ids = tuple(f"security_group_changes/positive/{s.name}" for s in sg.positives)
+    test = FilterPatternTest(
+        pattern=pattern, account_id=ACCOUNT, region="us-east-1", tested=ids, matched=ids[1:]
+    )
+    inventory = monitored([make_filter("SG", pattern)]).model_copy(
+        update={"filter_tests": {pattern: test}}
+    )
+    (finding,) = judge(SG_RULES, inventory)  # AWS says the first record is not counted
+    assert finding.status is Status.ERROR and "TestMetricFilter" in finding.reason
+    # a noisy security-group filter is reported once, under the CIS control
+    noisy = pattern[:-1] + "|| ($.eventName = DescribeSecurityGroups) }"
+    (over,) = judge(monitoring.overbroad_filter, monitored([make_filter("SG", noisy)]))
+    assert over.status is Status.FAIL and set(over.evidence["controls"]) == {
+        "security_group_changes"
+    }

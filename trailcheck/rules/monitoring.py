@@ -204,7 +204,8 @@ def generated_rules() -> list[Rule]:
 def _aws_check(inventory: Inventory, analysis: Analysis, key: str) -> dict[str, Any]:
     chains = [*analysis.used, *([analysis.shown] if analysis.shown else [])]
     patterns = [c.filter.pattern for c in chains if c.filter is not None]
-    found = aws_disagreements(inventory, patterns, key)
+    # a stronger control's records are its CIS control's (the scanner sends those)
+    found = aws_disagreements(inventory, patterns, controls()[key].extends or key)
     if found is None:
         return {"state": "not_requested"}
     if isinstance(found, Unknown):
@@ -303,9 +304,11 @@ def meant_for(pattern: str) -> list[str]:
     """
     shares: dict[str, float] = {}
     for key, control in controls().items():
+        if control.extends is not None:
+            continue  # a stronger control shares its CIS control's look-alikes: judged there
         sets = match_sets(pattern, key)
         if sets.error is None and sets.positives:
-            shares[key] = len(sets.positives) / len(control.positives)
+            shares[key] = len(sets.positives) / len(control.required)
     best = max(shares.values(), default=0.0)
     return [key for key, share in shares.items() if share == best]
 
