@@ -129,6 +129,12 @@ def test_variants_vary_region_identity_and_client() -> None:
     assert {s.record["userIdentity"]["type"] for s in CATALOGUE["root_usage"].required} == {"Root"}
     mfa = CATALOGUE["console_signin_without_mfa"].required
     assert {s.record["userIdentity"]["type"] for s in mfa} == {"IAMUser"}
+    # AWS services are denied too (AWS Config writing to a bucket it may not): CIS counts them
+    unauthorized = CATALOGUE["unauthorized_api_calls"].required
+    assert "AWSService" in {s.record["userIdentity"]["type"] for s in unauthorized}
+    assert "AWSService" not in {
+        s.record["userIdentity"]["type"] for s in CATALOGUE["vpc_changes"].required
+    }
     # the unauthorized-calls meaning (an authorization error) is kept in every variant
     for sample in CATALOGUE["unauthorized_api_calls"].required:
         assert sample.record["errorCode"] in {
@@ -184,6 +190,7 @@ def test_a_cis_text_narrowed_to_one_region_identity_or_client_does_not_cover(key
         ("CT.MON.CLOUDTRAIL_CONFIG_CHANGES", '$.awsRegion = "us-east-1"'),
         ("CT.MON.IAM_POLICY_CHANGES", '$.userIdentity.type = "IAMUser"'),
         ("CT.MON.UNAUTHORIZED_API_CALLS", '$.awsRegion = "eu-west-1"'),
+        ("CT.MON.UNAUTHORIZED_API_CALLS", '$.userIdentity.type != "AWSService"'),
         ("CT.MON.ROOT_USAGE", '$.awsRegion = "us-east-1"'),
         ("CT.MON.CONSOLE_SIGNIN_WITHOUT_MFA", '$.userAgent = "Mozilla/5.0 (X11*"'),
         ("CT.MON.SECURITY_GROUP_CHANGES", "$.userIdentity.invokedBy NOT EXISTS"),

@@ -65,6 +65,7 @@ class _Profile(_Frozen):
     identity: str
     who: str  # the caller, for people: "the root user"
     client: str  # how it calls: "from the console"
+    only: tuple[str, ...] = ()  # the controls it applies to (empty: every control)
     set: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -219,6 +220,8 @@ def _variants(
     for sample in positives:
         seen = [_comparable(sample.record)]
         for name, profile in sorted(catalogue.profiles.items()):
+            if profile.only and spec.key not in profile.only:
+                continue
             record = copy.deepcopy(sample.record)
             if "identity" in spec.vary:
                 record["userIdentity"] = copy.deepcopy(catalogue.identities[profile.identity])
