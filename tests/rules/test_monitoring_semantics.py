@@ -22,7 +22,7 @@ from trailcheck.model import (
 )
 from trailcheck.rules import _filter_pattern as fp
 from trailcheck.rules import monitoring
-from trailcheck.rules._monitoring import controls, never_fires
+from trailcheck.rules._monitoring import controls, match_sets, never_fires
 from trailcheck.rules.base import Rule
 
 GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:ct-main:*"
@@ -360,3 +360,27 @@ def test_the_stronger_rule_uses_its_cis_controls_aws_answers_and_look_alikes() -
     assert over.status is Status.FAIL and set(over.evidence["controls"]) == {
         "security_group_changes"
     }
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        '$.awsRegion = "us-east-1"',
+        '$.userIdentity.type = "IAMUser"',
+        '$.*.type = "Root"',
+        "$.eventID NOT EXISTS",
+        '$.eventSource = "*.amazonaws.com"',
+    ],
+)
+def test_match_sets_shortcut_agrees_with_evaluating_every_variant(clause: str) -> None:
+    """match_sets skips variants whose changed fields the pattern does not read."""
+    for key in CATALOGUE:
+        for text in (
+            CATALOGUE[key].recommended_pattern,
+            narrowed(CATALOGUE[key].recommended_pattern, clause),
+            "Root",  # a text pattern reads everything
+        ):
+            tree = fp.parse(text)
+            assert not isinstance(tree, fp.ParseError)
+            expected = {s.name for s in CATALOGUE[key].required if fp.matches(tree, s.record)}
+            assert match_sets(text, key).positives == expected, (key, text)

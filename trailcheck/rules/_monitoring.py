@@ -154,10 +154,55 @@ def match_sets(pattern: str, control_key: str) -> MatchSets:
     if isinstance(tree, fp.ParseError):
         return MatchSets(frozenset(), frozenset(), f"cannot parse the pattern ({tree})")
     control = controls()[control_key]
+    counted = {s.name for s in control.positives if fp.matches(tree, s.record)}
+    fields = _top_fields(tree)
+    changed = _changed_fields(control_key)
+    for variant in control.variants:
+        base = variant.base or ""
+        if fields is not None and not fields & changed[variant.name]:
+            same = base in counted  # the pattern reads no field the variant changes
+        else:
+            same = fp.matches(tree, variant.record)
+        if same:
+            counted.add(variant.name)
     return MatchSets(
-        frozenset(s.name for s in control.required if fp.matches(tree, s.record)),
+        frozenset(counted),
         frozenset(s.name for s in control.negatives if fp.matches(tree, s.record)),
     )
+
+
+def _top_fields(tree: fp.Pattern) -> frozenset[str] | None:
+    """The top-level record fields a JSON pattern reads; None when it may read any (a text
+    pattern, or a selector starting with a wildcard or an index)."""
+    if not isinstance(tree, fp.JsonPattern):
+        return None
+    fields: set[str] = set()
+    for comparison in fp.comparisons(tree):
+        target = comparison.target
+        if not isinstance(target, fp.Selector) or not target.segments:
+            return None
+        first = target.segments[0]
+        if not isinstance(first, fp.Key):
+            return None
+        fields.add(first.name)
+    return frozenset(fields)
+
+
+@lru_cache(maxsize=64)
+def _changed_fields(control_key: str) -> dict[str, frozenset[str]]:
+    """variant name → the top-level fields where it differs from the record it varies."""
+    control = controls()[control_key]
+    bases = {s.name: s.record for s in control.positives}
+    changed: dict[str, frozenset[str]] = {}
+    for variant in control.variants:
+        base = bases.get(variant.base or "", {})
+        keys = set(base) | set(variant.record)
+        changed[variant.name] = frozenset(
+            k
+            for k in keys
+            if k not in base or k not in variant.record or base[k] != variant.record[k]
+        )
+    return changed
 
 
 @lru_cache(maxsize=64)
