@@ -11,3 +11,11 @@ class ScanError(Exception):
     """The scan itself could not run (no credentials, no reachable account): exit code 3."""
 
     exit_code = 3
+
+
+class InternalError(Exception):
+    """A state trailcheck's own code should never reach (a bug, not bad input).
+
+    Raised instead of ``assert`` so the check survives ``python -O``; the engine turns a rule
+    that raises it into an ERROR finding.
+    """

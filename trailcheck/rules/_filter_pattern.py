@@ -80,6 +80,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from trailcheck.errors import InternalError
+
 MAX_PATTERN_LENGTH = 1024
 
 
@@ -845,7 +847,8 @@ def _compare_leaf(leaf: object, op: Op, value: Value | None) -> bool:
         return leaf is True
     if op is Op.IS_FALSE:
         return leaf is False
-    assert value is not None
+    if value is None:
+        raise InternalError(f"comparison {op} has no value")
     if op is Op.EQ:
         return _equals(leaf, value)
     if op is Op.NE:
@@ -893,7 +896,8 @@ def _resolve(document: object, segments: tuple[Segment, ...]) -> list[object]:
 
 
 def _json_comparison(comparison: Comparison, document: object) -> bool:
-    assert isinstance(comparison.target, Selector)
+    if not isinstance(comparison.target, Selector):
+        raise InternalError("a JSON comparison needs a $. selector")
     nodes = _resolve(document, comparison.target.segments)
     if comparison.op is Op.NOT_EXISTS:
         return not nodes
@@ -902,7 +906,8 @@ def _json_comparison(comparison: Comparison, document: object) -> bool:
 
 def _field_comparison(comparison: Comparison, text: str) -> bool:
     value = comparison.value
-    assert value is not None
+    if value is None:
+        raise InternalError(f"field comparison {comparison.op} has no value")
     if isinstance(value, NumberValue):
         if not _NUMBER_RE.fullmatch(text):
             return comparison.op is Op.NE

@@ -18,6 +18,7 @@ the control's events and have a target are assessed separately ("another way").
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from trailcheck.model import (
 )
 from trailcheck.rules import _event_pattern as eb
 from trailcheck.rules import _filter_pattern as fp
-from trailcheck.rules._cis_controls import MonitoringControl, SampleRecord, load_controls
+from trailcheck.rules._cis_controls import MonitoringControl, SampleRecord, load_all_controls
 from trailcheck.rules._trails import Qualification, assess_trail, trails_covering
 from trailcheck.rules.base import Visibility
 
@@ -58,8 +59,34 @@ _MAX_LISTED = 3
 
 @lru_cache(maxsize=1)
 def controls() -> dict[str, MonitoringControl]:
-    """The catalogue, loaded once per process (it is immutable data)."""
-    return {c.key: c for c in load_controls()}
+    """The catalogue (CIS controls, then trailcheck's stronger ones), loaded once per process
+    (it is immutable data)."""
+    return {c.key: c for c in load_all_controls()}
+
+
+def event_of(name: str) -> str:
+    """The positive (event) a record name belongs to: a variant `base~profile` → `base`."""
+    return name.split("~", 1)[0]
+
+
+def fully_counted(control: MonitoringControl, matched: frozenset[str]) -> list[str]:
+    """The control's events (positive names) counted in every variant (caller, region ...)."""
+    missing = {event_of(s.name) for s in control.required if s.name not in matched}
+    return [s.name for s in control.positives if s.name not in missing]
+
+
+def collapse(control: MonitoringControl, names: Iterable[str]) -> list[str]:
+    """Record names for people: an event missed in every variant is named once."""
+    wanted = set(names)
+    shown: list[str] = []
+    for positive in control.positives:
+        records = [s.name for s in control.required if event_of(s.name) == positive.name]
+        missed = [n for n in records if n in wanted]
+        if missed and len(missed) == len(records):
+            shown.append(positive.name)
+        else:
+            shown.extend(missed)
+    return shown
 
 
 # ----------------------------------------------------------------------------- the JSON shape
@@ -127,10 +154,55 @@ def match_sets(pattern: str, control_key: str) -> MatchSets:
     if isinstance(tree, fp.ParseError):
         return MatchSets(frozenset(), frozenset(), f"cannot parse the pattern ({tree})")
     control = controls()[control_key]
+    counted = {s.name for s in control.positives if fp.matches(tree, s.record)}
+    fields = _top_fields(tree)
+    changed = _changed_fields(control_key)
+    for variant in control.variants:
+        base = variant.base or ""
+        if fields is not None and not fields & changed[variant.name]:
+            same = base in counted  # the pattern reads no field the variant changes
+        else:
+            same = fp.matches(tree, variant.record)
+        if same:
+            counted.add(variant.name)
     return MatchSets(
-        frozenset(s.name for s in control.positives if fp.matches(tree, s.record)),
+        frozenset(counted),
         frozenset(s.name for s in control.negatives if fp.matches(tree, s.record)),
     )
+
+
+def _top_fields(tree: fp.Pattern) -> frozenset[str] | None:
+    """The top-level record fields a JSON pattern reads; None when it may read any (a text
+    pattern, or a selector starting with a wildcard or an index)."""
+    if not isinstance(tree, fp.JsonPattern):
+        return None
+    fields: set[str] = set()
+    for comparison in fp.comparisons(tree):
+        target = comparison.target
+        if not isinstance(target, fp.Selector) or not target.segments:
+            return None
+        first = target.segments[0]
+        if not isinstance(first, fp.Key):
+            return None
+        fields.add(first.name)
+    return frozenset(fields)
+
+
+@lru_cache(maxsize=64)
+def _changed_fields(control_key: str) -> dict[str, frozenset[str]]:
+    """variant name → the top-level fields where it differs from the record it varies."""
+    control = controls()[control_key]
+    bases = {s.name: s.record for s in control.positives}
+    changed: dict[str, frozenset[str]] = {}
+    for variant in control.variants:
+        base = bases.get(variant.base or "", {})
+        keys = set(base) | set(variant.record)
+        changed[variant.name] = frozenset(
+            k
+            for k in keys
+            if k not in base or k not in variant.record or base[k] != variant.record[k]
+        )
+    return changed
 
 
 @lru_cache(maxsize=64)
@@ -164,6 +236,25 @@ def _clause(comparison: fp.Comparison) -> str:
     return fp.to_text(fp.JsonPattern(comparison)).removeprefix("{ ").removesuffix(" }")
 
 
+def _holds(expr: fp.Expr, record: dict[str, Any]) -> bool:
+    if isinstance(expr, fp.Comparison):
+        return fp.comparison_matches(expr, record)
+    if isinstance(expr, fp.And):
+        return all(_holds(item, record) for item in expr.items)
+    return any(_holds(item, record) for item in expr.items)
+
+
+def _blame(expr: fp.Expr, record: dict[str, Any]) -> list[str]:
+    """The clauses that make a false expression false (an && names its false parts)."""
+    if isinstance(expr, fp.Comparison):
+        return [f"`{_clause(expr)}`"]
+    if isinstance(expr, fp.And):
+        return [b for item in expr.items if not _holds(item, record) for b in _blame(item, record)]
+    if len(expr.items) > 2:
+        return [f"none of {len(expr.items)} alternatives"]
+    return [b for item in expr.items for b in _blame(item, record)]
+
+
 def why_missed(pattern: str, sample: SampleRecord) -> str:
     """A short, human explanation of why `pattern` does not count `sample`."""
     tree = fp.parse(pattern)
@@ -176,12 +267,10 @@ def why_missed(pattern: str, sample: SampleRecord) -> str:
     ):
         return f"none of the pattern's {len(tree.expr.items)} alternatives holds"
     if isinstance(tree, fp.JsonPattern):
-        false = [
-            _clause(c) for c in fp.comparisons(tree) if not fp.comparison_matches(c, sample.record)
-        ]
-        if not false:
+        if _holds(tree.expr, sample.record):
             return "every clause holds on its own, but the &&/|| logic rejects the record"
-        shown = ", ".join(f"`{c}`" for c in false[:2])
+        false = _blame(tree.expr, sample.record)
+        shown = ", ".join(false[:2])
         more = f" (+{len(false) - 2} more)" if len(false) > 2 else ""
         return f"false: {shown}{more}"
     return "the text pattern does not occur in the record"
@@ -189,7 +278,8 @@ def why_missed(pattern: str, sample: SampleRecord) -> str:
 
 def describe_sample(sample: SampleRecord) -> str:
     record = sample.record
-    return f"{record.get('eventName')} ({sample.name})"
+    who = f": {sample.note}" if sample.base is not None and sample.note else ""
+    return f"{record.get('eventName')} ({sample.name}{who})"
 
 
 # ----------------------------------------------------------------------------- the chain
@@ -241,15 +331,16 @@ class Chain:
         broken = self.first("broken")
         return len(LINKS) if broken is None else LINKS.index(broken[0])
 
-    def filter_use(self, positives: int) -> FilterUse | None:
+    def filter_use(self, control: MonitoringControl) -> FilterUse | None:
+        """The filter's row in the evidence: the events it counts in every variant."""
         if self.filter is None or self.group is None:
             return None
         return FilterUse(
             log_group_arn=self.group.arn,
             filter_name=self.filter.name,
             pattern=self.filter.pattern,
-            matched=sorted(self.matched),
-            positives=positives,
+            matched=sorted(fully_counted(control, self.matched)),
+            positives=len(control.positives),
         )
 
     def path(self) -> str:
@@ -287,6 +378,83 @@ def _group_link(inventory: Inventory, arn: str) -> tuple[Link, LogGroup | None]:
     if group.exists is False:
         return Link("broken", f"log group {group.name} does not exist", (arn,)), group
     return Link("ok", f"log group {group.name} ({group.region})", (arn,)), group
+
+
+_COMPARISONS = {
+    "GreaterThanOrEqualToThreshold": ">=",
+    "GreaterThanThreshold": ">",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "<=",
+}
+_PERCENTILE = re.compile(r"p(\d{1,2}(\.\d+)?|100)")
+
+
+def _number(text: str) -> float | None:
+    """A metric value as a number; None for a `$.field` reference (any number) or junk."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _reachable(statistic: str, value: float, default: float | None) -> tuple[float, float] | None:
+    """The range (lowest, highest) of `statistic` over a period in which at least one event
+    matched: each match publishes `value`; batches without a match may publish `default`.
+    None when trailcheck does not model the statistic (then nothing is claimed)."""
+    values = [value] if default is None else [value, default]
+    low, high = min(values), max(values)
+    if statistic == "SampleCount":
+        return 1.0, math.inf
+    if statistic == "Sum":  # any number of matches (and defaults) in one period
+        return (-math.inf if low < 0 else value, math.inf if high > 0 else value)
+    if statistic == "Minimum":
+        return low, value
+    if statistic == "Maximum":
+        return value, high
+    if statistic == "Average" or _PERCENTILE.fullmatch(statistic):
+        return low, high
+    return None
+
+
+def _say(number: float) -> str:
+    return f"{number:g}"
+
+
+def never_fires(alarm: Alarm, transformation: MetricTransformation) -> str | None:
+    """Why `alarm` provably never fires on the events its filter counts; None when it can fire
+    (or trailcheck cannot tell: a metric-math alarm, a `$.field` value, an unknown statistic)."""
+    op = _COMPARISONS.get(alarm.comparison_operator or "")
+    value = _number(transformation.metric_value)
+    if alarm.expression is not None or op is None or alarm.threshold is None or value is None:
+        return None
+    default = transformation.default_value
+    statistic = alarm.statistic or ""
+    reach = _reachable(statistic, value, default)
+    if reach is None:
+        return None
+    low, high = reach
+    threshold = alarm.threshold
+    can = {">=": high >= threshold, ">": high > threshold, "<": low < threshold}.get(
+        op, low <= threshold
+    )
+    if can:
+        return None
+    if low == high:
+        shape = f"always {_say(low)}"
+    elif high == math.inf:
+        shape = f"at least {_say(low)}"
+    elif low == -math.inf:
+        shape = f"at most {_say(high)}"
+    else:
+        shape = f"between {_say(low)} and {_say(high)}"
+    published = f"metricValue {transformation.metric_value}"
+    if default is not None:
+        published += f" (defaultValue {_say(default)})"
+    return (
+        f"the filter publishes {published}, so the metric's {statistic} in a period with "
+        f"events is {shape}, never {op} {_say(threshold)}"
+    )
 
 
 def alarm_reads(alarm: Alarm, transformation: MetricTransformation) -> AlarmMetric | None:
@@ -379,6 +547,14 @@ def _alarm_links(inventory: Inventory, group: LogGroup, flt: MetricFilter) -> tu
                     NOT_REACHED,
                 )
                 continue
+            why = never_fires(alarm, t)
+            if why is not None:
+                consider(
+                    1,
+                    Link("broken", f"alarm {alarm.name} can never fire: {why}", (alarm.arn,)),
+                    NOT_REACHED,
+                )
+                continue
             if not alarm.actions_enabled:
                 consider(
                     2,
@@ -401,7 +577,8 @@ def _alarm_links(inventory: Inventory, group: LogGroup, flt: MetricFilter) -> tu
                 sub = _subscriber_link(inventory, topic_arn)
                 rank = {"ok": 6, "unknown": 5, "broken": 4}[sub.state]
                 consider(rank, alarm_ok, sub)
-    assert best is not None
+    if best is None:  # every transformation was considered above; kept explicit, not asserted
+        return Link("broken", f"filter {flt.name} publishes no metric an alarm reads"), NOT_REACHED
     return best[1], best[2]
 
 
@@ -433,6 +610,15 @@ def _subscriber_link(inventory: Inventory, arn: str) -> Link:
             (arn,),
         )
     return Link("broken", f"topic {name} has no subscription", (arn,))
+
+
+def _match_text(name: str, control: MonitoringControl, sets: MatchSets) -> str:
+    full = fully_counted(control, sets.positives)
+    some = {event_of(n) for n in sets.positives} - set(full)
+    text = f"filter {name} matches {len(full)} of {len(control.positives)} events"
+    if some:
+        text += f" (and {len(some)} more only for some callers or regions)"
+    return text
 
 
 def chains_for(inventory: Inventory, account_id: str, control_key: str) -> list[Chain] | Unknown:
@@ -521,10 +707,7 @@ def chains_for(inventory: Inventory, account_id: str, control_key: str) -> list[
                 links = base | {"log_group": group_link, "metric_filter": filter_link}
                 chains.append(Chain(trail, via_org, links, group, flt))
                 continue
-            total = len(controls()[control_key].positives)
-            filter_link = Link(
-                "ok", f"filter {flt.name} matches {len(sets.positives)} of {total} events"
-            )
+            filter_link = Link("ok", _match_text(flt.name, controls()[control_key], sets))
             alarm_link, sub_link = _alarm_links(inventory, group, flt)
             links = base | {
                 "log_group": group_link,
@@ -574,7 +757,7 @@ def _rule_counts(
         return frozenset()
     counted = set()
     all_events = state == ALL_MANAGEMENT_EVENTS_STATE
-    for sample in controls()[control_key].positives:
+    for sample in controls()[control_key].required:
         record = sample.record
         name = str(record.get("eventName", ""))
         if (
@@ -607,7 +790,7 @@ def eventbridge_coverage(
 ) -> EventBridgeResult:
     """Whether enabled default-bus rules with targets count every positive event, per region."""
     control = controls()[control_key]
-    names = frozenset(s.name for s in control.positives)
+    names = frozenset(s.name for s in control.required)
     account = inventory.accounts[account_id]
     partition = inventory.metadata.partition
     if all(s.record.get("eventSource") in GLOBAL_EVENT_SOURCES for s in control.positives):
@@ -766,7 +949,7 @@ def _union(chains: Iterable[Chain]) -> frozenset[str]:
 def analyse(inventory: Inventory, account_id: str, control_key: str) -> Analysis | Unknown:
     """Judge the metric-filter chain of one control for one account."""
     control = controls()[control_key]
-    needed = frozenset(s.name for s in control.positives)
+    needed = frozenset(s.name for s in control.required)
     chains = chains_for(inventory, account_id, control_key)
     if isinstance(chains, Unknown):
         return chains
@@ -791,30 +974,56 @@ def analyse(inventory: Inventory, account_id: str, control_key: str) -> Analysis
         )
     relevant = [c for c in chains if c.matched]
     if relevant and _union(relevant) >= needed:
-        ranked = sorted(relevant, key=lambda c: (-c.progress, -len(c.matched), c.via_org))
-        best = ranked[0]
-        broken = best.first("broken")
-        assert broken is not None
-        used = _greedy(relevant, needed)
-        return Analysis(
-            "not_covered",
-            f"filter {best.filter.name if best.filter else '?'} on log group "
-            f"{best.group.name if best.group else '?'} matches the control's events, but the "
-            f"{broken[0].replace('_', ' ')} link is broken: {broken[1].detail}",
-            best,
-            tuple(used),
-        )
+        broken_analysis = _broken_link(relevant, needed)
+        if broken_analysis is not None:
+            return broken_analysis
     return _no_filter_covers(chains, control, needed)
+
+
+def _broken_link(relevant: list[Chain], needed: frozenset[str]) -> Analysis | None:
+    """Filters together match every event, but a chain some events depend on is broken.
+
+    Working chains may count part of the events (split coverage): the broken chain shown is one
+    that counts events no working chain counts.
+    """
+    working = [c for c in relevant if c.state != "broken"]
+    left = needed - _union(working)
+    broken = [c for c in relevant if c.first("broken") is not None and c.matched & left]
+    if not broken:
+        return None
+    best = sorted(broken, key=lambda c: (-c.progress, -len(c.matched & left), c.via_org))[0]
+    first = best.first("broken")
+    if first is None:
+        return None
+    name, link = first
+    what = "the control's events"
+    if working:
+        events = len({event_of(n) for n in left})
+        what = f"{events} of the control's events that no working filter counts"
+    used = _greedy([*working, best, *broken], needed)
+    return Analysis(
+        "not_covered",
+        f"filter {best.filter.name if best.filter else '?'} on log group "
+        f"{best.group.name if best.group else '?'} matches {what}, "
+        f"but the {name.replace('_', ' ')} link is broken: {link.detail}",
+        best,
+        tuple(used),
+    )
 
 
 def _no_filter_covers(
     chains: list[Chain], control: MonitoringControl, needed: frozenset[str]
 ) -> Analysis:
-    missed = sorted(needed - _union(chains))
-    by_name = {s.name: s for s in control.positives}
+    missed = collapse(control, needed - _union(chains))
+    by_name = {s.name: s for s in control.required}
+    total = len(control.positives)
     candidates = [c for c in chains if c.filter is not None]
+    # Related: counts one of the control's events as the catalogue records it (a filter for
+    # another control may still count a variant, e.g. the root filter counts root's CreateVpc)
+    # or compares against the CIS text's values.
+    events = frozenset(s.name for s in control.positives)
     scored = [
-        (len(c.matched), relatedness(c.filter.pattern, control.key), c)
+        (len(c.matched & events), relatedness(c.filter.pattern, control.key), c)
         for c in candidates
         if c.filter is not None
     ]
@@ -842,24 +1051,32 @@ def _no_filter_covers(
         )
     scored.sort(key=lambda s: (-s[0], -s[1], s[2].via_org, s[2].filter.name if s[2].filter else ""))
     _, _, closest = scored[0]
-    assert closest.filter is not None and closest.group is not None
-    own_missed = [n for n in sorted(needed) if n not in closest.matched]
+    if closest.filter is None or closest.group is None:  # scored chains all have both
+        return Analysis("not_covered", "no metric filter counts every event", closest)
+    # per missed event, the first record of it the filter misses (the event itself, else a
+    # variant: the filter is narrower than the control, e.g. one region or identity type)
+    first_missed: dict[str, str] = {}
+    for sample in control.required:
+        if sample.name not in closest.matched:
+            first_missed.setdefault(event_of(sample.name), sample.name)
+    own_missed = [first_missed[s.name] for s in control.positives if s.name in first_missed]
+    union_missed = {event_of(n) for n in needed - _union(chains)}
     examples = "; ".join(
         f"{describe_sample(by_name[n])}: {why_missed(closest.filter.pattern, by_name[n])}"
         for n in own_missed[:2]
     )
     more = f" and {len(own_missed) - 2} more" if len(own_missed) > 2 else ""
     union_note = ""
-    if len(missed) < len(own_missed):
-        union_note = f" (all filters together still miss {len(missed)} of {len(needed)})"
+    if len(union_missed) < len(own_missed):
+        union_note = f" (all filters together still miss {len(union_missed)} of {total})"
     reason = (
         f"no metric filter counts every event: closest is filter {closest.filter.name} on log "
-        f"group {closest.group.name}, which misses {len(own_missed)} of {len(needed)}: "
+        f"group {closest.group.name}, which misses {len(own_missed)} of {total}: "
         f"{examples}{more}{union_note}"
     )
     link = Link(
         "broken",
-        f"closest filter {closest.filter.name} misses {len(own_missed)} of {len(needed)} events",
+        f"closest filter {closest.filter.name} misses {len(own_missed)} of {total} events",
     )
     return Analysis("not_covered", reason, _with_filter_link(closest, link), missed=tuple(missed))
 

@@ -233,7 +233,7 @@ def _parse_principals(value: Any) -> tuple[tuple[str, str], ...]:
 def _statements(policy: PolicyInput) -> tuple[Statement, ...]:
     if policy is None or isinstance(policy, str | Mapping):
         return parse_policy(policy)
-    if all(isinstance(s, Statement) for s in policy):
+    if isinstance(policy, Sequence) and all(isinstance(s, Statement) for s in policy):
         return tuple(policy)
     raise PolicyError("policy must be a JSON object, JSON text or parsed statements")
 

@@ -76,6 +76,16 @@ def _policy_error(
         )
 
 
+def _unread(
+    ctx: RuleContext, bucket: Bucket, writers: list[Trail], what: str, value: Unknown
+) -> Finding:
+    """ERROR for a fact that could not be read (``per_log_bucket(needs=...)`` screens these out
+    first; this keeps each rule safe on its own instead of asserting)."""
+    return ctx.for_bucket(
+        bucket, writers, Status.ERROR, f"cannot read the bucket's {what}: {value.describe()}"
+    )
+
+
 def _refs(refs: Sequence[object]) -> list[str]:
     return [str(r) for r in refs]
 
@@ -129,7 +139,9 @@ def not_public(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     neutralise both); S3's own GetBucketPolicyStatus verdict is checked too."""
 
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
-        assert not isinstance(bucket.acl, Unknown)
+        if isinstance(bucket.acl, Unknown):
+            yield _unread(ctx, bucket, writers, "ACL", bucket.acl)
+            return
         grants = [g.as_aws() for g in bucket.acl.grants]
         bucket_pab = _pab(bucket.public_access_block)
         account_pab = _pab(bucket.account_public_access_block)
@@ -740,7 +752,9 @@ def versioning(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     Delete and Object Lock)."""
 
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
-        assert not isinstance(bucket.versioning, Unknown)
+        if isinstance(bucket.versioning, Unknown):
+            yield _unread(ctx, bucket, writers, "versioning", bucket.versioning)
+            return
         status = bucket.versioning.status
         evidence = {"Status": status}
         if status == "Enabled":
@@ -813,7 +827,8 @@ def mfa_delete(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
         versioning = bucket.versioning
-        if isinstance(versioning, Unknown):  # per_log_bucket's `needs` already answered
+        if isinstance(versioning, Unknown):
+            yield _unread(ctx, bucket, writers, "versioning", versioning)
             return
         evidence: dict[str, Any] = {
             "MFADelete": versioning.mfa_delete,
@@ -972,7 +987,9 @@ def object_lock(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
         lock = bucket.object_lock
-        assert not isinstance(lock, Unknown)
+        if isinstance(lock, Unknown):
+            yield _unread(ctx, bucket, writers, "Object Lock configuration", lock)
+            return
         evidence: dict[str, Any] = {
             "object_lock": lock.model_dump(mode="json") if lock else None,
             "required_mode": params.mode,
@@ -1073,7 +1090,9 @@ def lifecycle(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
         rules = bucket.lifecycle
-        assert not isinstance(rules, Unknown)
+        if isinstance(rules, Unknown):
+            yield _unread(ctx, bucket, writers, "lifecycle configuration", rules)
+            return
         if not rules:
             yield ctx.for_bucket(
                 bucket,
@@ -1186,7 +1205,9 @@ def encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
         enc = bucket.encryption
-        assert not isinstance(enc, Unknown)
+        if isinstance(enc, Unknown):
+            yield _unread(ctx, bucket, writers, "default encryption", enc)
+            return
         if enc is None:
             yield ctx.for_bucket(
                 bucket,
@@ -1310,7 +1331,9 @@ def access_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
         target = bucket.logging
-        assert not isinstance(target, Unknown)
+        if isinstance(target, Unknown):
+            yield _unread(ctx, bucket, writers, "access logging", target)
+            return
         evidence = {"logging": target.model_dump(mode="json") if target else None}
         if target is None:
             yield ctx.for_bucket(
@@ -1366,7 +1389,9 @@ def notifications(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 
     def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
         config = bucket.notifications
-        assert not isinstance(config, Unknown)
+        if isinstance(config, Unknown):
+            yield _unread(ctx, bucket, writers, "notification configuration", config)
+            return
         targets = [f"{t.kind} {t.arn}" for t in config.targets]
         if config.eventbridge:
             targets.append("EventBridge")

@@ -54,6 +54,12 @@ CONTROL_RULES: tuple[tuple[str, str, Severity], ...] = (
     ("vpc_changes", "CT.MON.VPC_CHANGES", Severity.LOW),
     ("organizations_changes", "CT.MON.ORGANIZATIONS_CHANGES", Severity.MEDIUM),
 )
+# trailcheck's stronger judgements built on a CIS control (catalogue `stronger_controls`): they
+# decide no framework control (their `controls` mapping is empty).
+STRONGER_RULES: tuple[tuple[str, str, Severity], ...] = (
+    # relates: cis 4.10 / CloudWatch.10 (CIS 5.0.0+ name ModifySecurityGroupRules in 4.10/5.10)
+    ("security_group_rule_changes", "CT.MON.SECURITY_GROUP_RULE_CHANGES", Severity.LOW),
+)
 REQUIRES = frozenset(
     {"trails", "log_groups", "metric_filters", "alarms", "sns_topics", "event_rules"}
 )
@@ -140,15 +146,36 @@ def _rationale(key: str) -> str:
     control = controls()[key]
     events = sorted({str(s.record.get("eventName")) for s in control.positives})
     shown = ", ".join(events[:4]) + (f" and {len(events) - 4} more" if len(events) > 4 else "")
+    if control.extends is not None:
+        lead = (
+            f"trailcheck's own judgement, stronger than the CIS control it builds on "
+            f"({_title(control.extends).lower()}); it decides no framework control. "
+            f"{control.notes} A metric filter and alarm should make {shown} events reach a "
+            "person within minutes."
+        )
+    else:
+        lead = (
+            f"CIS asks for a metric filter and alarm so that {shown} events reach a person "
+            "within minutes."
+        )
+    if "identity" in control.vary:
+        varied = (
+            "and each as other callers make it (root, an IAM Identity Center user, a federated "
+            "user, a role running Terraform or acting through CloudFormation) and in other "
+            "regions"
+        )
+    else:
+        varied = "and each from other regions and clients (the caller the CIS text names stays)"
     return (
-        f"CIS asks for a metric filter and alarm so that {shown} events reach a person within "
-        f"minutes. Judged by meaning, not text: each of the control's {len(control.positives)} "
-        "sample CloudTrail records must be counted by a metric filter (several may share the "
-        "work) on the log group of a multi-region, logging trail with all management events, "
-        "watched by an alarm on the same metric name and namespace with actions enabled that "
-        "notifies an SNS topic with a confirmed subscription. An equivalent rewrite of the CIS "
-        "pattern passes; one with the wrong case, field path or &&/|| logic fails, naming the "
-        "event it misses. Member accounts are covered through a qualifying organization trail."
+        f"{lead} Judged by meaning, not text: each of the control's {len(control.positives)} "
+        f"sample CloudTrail records, {varied}, must be counted by a metric filter (several may "
+        "share the work): a filter narrowed to one region or identity type does not cover. The "
+        "filter sits on the log group of a multi-region, logging trail with all management "
+        "events, and is watched by an alarm on the same metric name and namespace, with actions "
+        "enabled, that can fire on the filter's values and notifies an SNS topic with a "
+        "confirmed subscription. An equivalent rewrite of the CIS pattern passes; one with the "
+        "wrong case, field path or &&/|| logic fails, naming the event it misses. Member "
+        "accounts are covered through a qualifying organization trail."
     )
 
 
@@ -156,12 +183,14 @@ def _control_mappings(key: str) -> dict[str, tuple[str, ...]]:
     """The CIS controls the rule decides: CIS's audit asks that the control's events reach an
     alarm with a subscriber through a metric filter on a qualifying trail's log group, and the
     rule applies that test to the meaning of the filters (SEMANTICS.md: an equivalent rewrite
-    of the CIS pattern passes; the evidence names the filters and the path)."""
+    of the CIS pattern passes; the evidence names the filters and the path). A CIS version
+    whose text names more events (CIS 5.0 4.10 adds ModifySecurityGroupRules) is decided by
+    the stronger control built for it, and the base control only relates to it."""
     control = controls()[key]
     return {
         framework: (control.cis_ids[version],)
         for framework, version in FRAMEWORK_VERSIONS.items()
-        if version in control.cis_ids
+        if version in control.cis_ids and version not in control.superseded_in
     }
 
 
@@ -182,11 +211,19 @@ def _related_mappings(key: str) -> dict[str, tuple[str, ...]]:
     related = dict(MONITORING_RELATED)
     if control.security_hub_id:
         related["aws-fsbp"] = (control.security_hub_id,)
+    base = controls().get(control.extends) if control.extends else None
+    for framework, version in FRAMEWORK_VERSIONS.items():
+        if version in control.superseded_in:
+            related[framework] = (control.cis_ids[version],)
+        elif base is not None and version in base.cis_ids and version not in control.cis_ids:
+            related[framework] = (base.cis_ids[version],)
+    if base is not None and base.security_hub_id:
+        related["aws-fsbp"] = (base.security_hub_id,)
     return related
 
 
 def control_rule(key: str, rule_id: str, severity: Severity) -> Rule:
-    """The rule for one CIS monitoring control (all 15 are made by this function)."""
+    """The rule for one monitoring control (all CIS and stronger ones are made here)."""
 
     def evaluate(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
         yield from judge_control(inventory, ctx, key)
@@ -208,14 +245,18 @@ def control_rule(key: str, rule_id: str, severity: Severity) -> Rule:
 
 
 def generated_rules() -> list[Rule]:
-    """The 15 control rules (collected by `load_rules` through this function)."""
-    return [control_rule(key, rule_id, severity) for key, rule_id, severity in CONTROL_RULES]
+    """The 15 CIS control rules and the stronger ones (collected by `load_rules`)."""
+    return [
+        control_rule(key, rule_id, severity)
+        for key, rule_id, severity in (*CONTROL_RULES, *STRONGER_RULES)
+    ]
 
 
 def _aws_check(inventory: Inventory, analysis: Analysis, key: str) -> dict[str, Any]:
     chains = [*analysis.used, *([analysis.shown] if analysis.shown else [])]
     patterns = [c.filter.pattern for c in chains if c.filter is not None]
-    found = aws_disagreements(inventory, patterns, key)
+    # a stronger control's records are its CIS control's (the scanner sends those)
+    found = aws_disagreements(inventory, patterns, controls()[key].extends or key)
     if found is None:
         return {"state": "not_requested"}
     if isinstance(found, Unknown):
@@ -229,7 +270,9 @@ def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[
     """One finding per reachable account: covered (PASS), not (FAIL) or cannot tell (ERROR)."""
     control = controls()[key]
     mapped = _control_mappings(key) | {
-        f: ids for f, ids in _related_mappings(key).items() if f == "aws-fsbp"
+        f: ids
+        for f, ids in _related_mappings(key).items()
+        if f == "aws-fsbp" or f in FRAMEWORK_VERSIONS
     }
     cis = {f: ids[0] for f, ids in mapped.items()}
     partition = inventory.metadata.partition
@@ -273,11 +316,7 @@ def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[
             path="; ".join(c.path() for c in analysis.used) if analysis.used else "",
             broken_link=broken[0] if broken and analysis.verdict == "not_covered" else None,
             links=links,
-            filters=[
-                use
-                for c in analysis.used
-                if (use := c.filter_use(len(control.positives))) is not None
-            ],
+            filters=[use for c in analysis.used if (use := c.filter_use(control)) is not None],
             missed_events=list(analysis.missed),
             eventbridge=bridge.shape(),
             aws_check=aws_check,
@@ -345,9 +384,11 @@ def meant_for(pattern: str) -> list[str]:
     """
     shares: dict[str, float] = {}
     for key, control in controls().items():
+        if control.extends is not None:
+            continue  # a stronger control shares its CIS control's look-alikes: judged there
         sets = match_sets(pattern, key)
         if sets.error is None and sets.positives:
-            shares[key] = len(sets.positives) / len(control.positives)
+            shares[key] = len(sets.positives) / len(control.required)
     best = max(shares.values(), default=0.0)
     return [key for key, share in shares.items() if share == best]
 
