@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from trailcheck import __version__
+from trailcheck.audit.commands import audit as audit_command
 from trailcheck.baseline import (
     compare_with_baseline,
     create_baseline,
@@ -598,6 +599,7 @@ baseline_app = typer.Typer(
 )
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(history_app, name="history")
+app.command("audit")(audit_command)
 
 
 @baseline_app.command("create")
