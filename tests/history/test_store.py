@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from world import DEV, PROD, report_at
+from history_world import DEV, PROD, report_at
 
 from trailcheck.errors import UserError
 from trailcheck.history.store import (
