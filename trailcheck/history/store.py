@@ -397,17 +397,20 @@ def _record(
     when = utc(meta.scan_started_at)
     covered = sorted(set(meta.accounts))
     _refuse_out_of_order(conn, covered, when, source)
-    report_data = report.model_dump(mode="json")
-    rules_doc = _put_document(conn, report_data["rules"])
+    # only the small parts: dumping every finding's evidence would cost more than the rest
+    rules_doc = _put_document(
+        conn, {rid: info.model_dump(mode="json") for rid, info in report.rules.items()}
+    )
+    meta_data = meta.model_dump(mode="json", include={"account_info", "skipped_accounts"})
     accounts_doc = _put_document(
         conn,
         {
-            "account_info": report_data["metadata"]["account_info"],
-            "skipped_accounts": report_data["metadata"]["skipped_accounts"],
+            "account_info": meta_data["account_info"],
+            "skipped_accounts": meta_data["skipped_accounts"],
             "management_account_id": meta.management_account_id,
         },
     )
-    waivers_doc = _put_document(conn, report_data["waivers"])
+    waivers_doc = _put_document(conn, [w.model_dump(mode="json") for w in report.waivers])
     scan_id = conn.execute(
         scans.insert()
         .values(
@@ -461,7 +464,7 @@ def _record(
     seen: dict[str, Any] = {}
     for f in report.findings:
         seen[fingerprint(f)] = f
-    finding_ids = _finding_ids(conn, seen)
+    finding_ids = _finding_ids(conn, seen, sorted({f.account_id for f in seen.values()}))
     extend: list[int] = []
     end: list[int] = []
     start: list[dict[str, Any]] = []
@@ -522,18 +525,22 @@ def _refuse_out_of_order(
             )
 
 
-def _finding_ids(conn: Connection, seen: dict[str, Any]) -> dict[str, int]:
+def _finding_ids(conn: Connection, seen: dict[str, Any], accounts: list[str]) -> dict[str, int]:
     """Fingerprint -> findings.id, inserting the identities seen for the first time."""
-    ids: dict[str, int] = {}
-    fps = sorted(seen)
-    for chunk in _chunks(fps):
-        for fp, fid in conn.execute(
-            sa.select(findings.c.fingerprint, findings.c.id).where(
-                findings.c.fingerprint.in_(chunk)
+
+    def known() -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(accounts):
+            rows = conn.execute(
+                sa.select(findings.c.fingerprint, findings.c.id).where(
+                    findings.c.account_id.in_(chunk)
+                )
             )
-        ):
-            ids[fp] = fid
-    missing = [fp for fp in fps if fp not in ids]
+            found.update((fp, fid) for fp, fid in rows)
+        return found
+
+    ids = known()
+    missing = sorted(fp for fp in seen if fp not in ids)
     if missing:
         conn.execute(
             findings.insert(),
@@ -549,13 +556,7 @@ def _finding_ids(conn: Connection, seen: dict[str, Any]) -> dict[str, int]:
                 for fp in missing
             ],
         )
-        for chunk in _chunks(missing):
-            for fp, fid in conn.execute(
-                sa.select(findings.c.fingerprint, findings.c.id).where(
-                    findings.c.fingerprint.in_(chunk)
-                )
-            ):
-                ids[fp] = fid
+        ids = known()
     return ids
 
 
