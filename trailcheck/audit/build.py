@@ -305,7 +305,8 @@ def build_audit(store: HistoryStore, inputs: AuditInputs) -> AuditDocument:
             f"--framework: unknown framework {unknown[0]!r} (known: {', '.join(sorted(known))})"
         )
     earliest = min(s.started_at for s in used)
-    timelines = _Timelines(store.intervals(earliest, inputs.end))
+    found = store.intervals(earliest, inputs.end)
+    timelines = _Timelines(found)
     verification = _verification_lines(inputs.verifications, inputs)
     events = [e for e in inputs.events if inputs.start <= e["event_time"] <= inputs.end]
 
@@ -428,7 +429,7 @@ def build_audit(store: HistoryStore, inputs: AuditInputs) -> AuditDocument:
             )
             for e in events
         ],
-        remediation=_remediation(store, inputs, earliest, catalogue),
+        remediation=_remediation(found, inputs, catalogue),
         waivers=_waivers(store.document(latest.waivers_doc), inputs.end.date()),
         unseen=_unseen(used, accounts, inputs, account_doc, timelines),
     )
@@ -490,11 +491,12 @@ def _cover(
 
 
 def _remediation(
-    store: HistoryStore, inputs: AuditInputs, earliest: datetime, catalogue: dict[str, Any]
+    found: list[IntervalRecord], inputs: AuditInputs, catalogue: dict[str, Any]
 ) -> list[Remediation]:
+    """FAIL intervals that overlap the period: resolved in it, or still open at its end."""
     rows = []
-    for i in store.intervals(inputs.start, inputs.end):
-        if i.status != "FAIL" or i.first_seen < earliest:
+    for i in found:
+        if i.status != "FAIL" or (i.ended_at is not None and i.ended_at < inputs.start):
             continue
         resolved = i.ended_at if i.ended_at is not None and i.ended_at <= inputs.end else None
         rows.append(
