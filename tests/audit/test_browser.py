@@ -251,4 +251,45 @@ def test_scan_report_with_hostile_names_is_quiet_offline_and_inert(
     watched = Watched(browser, path)
     watched.screenshot("scan-report-html-first-page.png")
     watched.assert_clean()
-    assert watched.page.inner_text("body").count(HOSTILE) >= 2
+    before = watched.page.inner_text("body").count(HOSTILE)
+    assert before >= 2
+    # evidence (with the Sid, filter and alarm names) rendered on demand: as text too
+    watched.page.evaluate(
+        "document.querySelectorAll('details.evidence').forEach(d => { d.open = true; })"
+    )
+    watched.page.wait_for_function(
+        "[...document.querySelectorAll('details.evidence pre')].every(p => p.textContent)"
+    )
+    assert watched.page.inner_text("body").count(HOSTILE) > before
+    watched.assert_clean()
+
+
+def test_scan_report_triage_search_and_evidence_on_demand(browser: Any, tmp_path: Path) -> None:
+    """An organization report: top issues with counts, unscanned accounts in one block, search,
+    and evidence rendered (as text) only when opened."""
+    from history_world import report_at as org_report
+
+    report = org_report(T0, logging={PROD: False, DEV: True, "333333333333": False})
+    meta = report.metadata.model_copy(update={"unreachable_accounts": ["333333333333"]})
+    report = report.model_copy(update={"metadata": meta})
+    path = tmp_path / "report.html"
+    path.write_text(builtin_reporters()["html"]().render(report), encoding="utf-8")
+    watched = Watched(browser, path)
+    page = watched.page
+    top = page.inner_text("#top-issues")
+    assert "CT.TRAIL.LOGGING" in top and "fails in 1/2 accounts" in top  # the unreachable one aside
+    assert page.locator("#unscanned tr").count() == 2  # header + the one account
+    assert page.locator("#account-333333333333").count() == 0
+
+    page.fill("#finding-search", "not logging")
+    visible = page.locator(".finding:not(.hidden)")
+    assert visible.count() >= 1
+    assert all("not logging" in visible.nth(i).inner_text() for i in range(visible.count()))
+    page.fill("#finding-search", "")
+
+    first = page.locator("details.evidence").first
+    assert first.locator("pre").inner_text() == ""
+    first.locator("summary").click()
+    shown = first.locator("pre").inner_text()
+    assert shown.startswith("{") and json.loads(shown)
+    watched.assert_clean()
