@@ -70,6 +70,7 @@ def test_a_failure_between_scans_is_an_interruption_with_its_length(fill) -> Non
         (PROD, T0 + 3 * DAY, T0 + 6 * DAY, 72.0)
     ]
     assert "not logging" in ctl.interruptions[0].cause
+    assert ctl.interruptions[0].held_before == T0 + 2 * DAY  # it began after the last pass
     assert timeline(ctl, PROD).verdict == "interrupted" and timeline(ctl, DEV).verdict == "held"
     fixed = [r for r in doc.remediation if r.rule_id == "CT.TRAIL.LOGGING"]
     assert [(r.account_id, r.resolved_at, r.days) for r in fixed] == [(PROD, T0 + 6 * DAY, 3.0)]

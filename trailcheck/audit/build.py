@@ -203,32 +203,36 @@ def _event_interruptions(
 def _fail_interruptions(
     account: str, states: list[tuple[datetime, State, list[str]]], inputs: AuditInputs
 ) -> list[Interruption]:
+    """From the first scan that saw the failure to the first that saw it fixed; the scan
+    before it (when it saw the control hold) bounds how early the failure may have begun."""
     found = []
-    opened: tuple[datetime, list[str]] | None = None
-    for when, state, reasons in states:
-        if state == "fail" and opened is None:
-            opened = (max(when, inputs.start), reasons)
-        elif state != "fail" and opened is not None:
-            found.append(
-                Interruption(
-                    account_id=account,
-                    start=opened[0],
-                    end=when,
-                    hours=_hours(when - opened[0]),
-                    cause="; ".join(sorted(set(opened[1])))[:500],
-                )
-            )
-            opened = None
-    if opened is not None:
+    opened: tuple[datetime, list[str], datetime | None] | None = None
+    previous: tuple[datetime, State] | None = None
+
+    def close(end: datetime | None) -> None:
+        assert opened is not None
+        start, reasons, after = opened
         found.append(
             Interruption(
                 account_id=account,
-                start=opened[0],
-                end=None,
-                hours=_hours(inputs.end - opened[0]),
-                cause="; ".join(sorted(set(opened[1])))[:500],
+                start=start,
+                end=end,
+                hours=_hours((end or inputs.end) - start),
+                cause="; ".join(sorted(set(reasons)))[:500],
+                held_before=after,
             )
         )
+
+    for when, state, reasons in states:
+        if state == "fail" and opened is None:
+            after = previous[0] if previous and previous[1] == "pass" else None
+            opened = (max(when, inputs.start), reasons, after)
+        elif state != "fail" and opened is not None:
+            close(when)
+            opened = None
+        previous = (when, state)
+    if opened is not None:
+        close(None)
     return found
 
 

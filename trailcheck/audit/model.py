@@ -67,6 +67,8 @@ class Interruption(_Frozen):
     hours: float
     cause: str  # the failing rule(s), or the change event
     by: str | None = None  # who (principal), for an event
+    # the last scan that saw the control hold before a failure: it began after this time
+    held_before: datetime | None = None
 
 
 class Gap(_Frozen):
