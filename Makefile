@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= demo-report
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean test-deps
 
 install: $(STAMP)
 
@@ -18,8 +18,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/trailcheck demo --output-dir $(OUT)
 
-test: $(STAMP)
+test: $(STAMP) test-deps
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# Debian packages the history/audit tests use: a real PostgreSQL server, headless chromium
+# (browser tests, --pdf) and pdftotext. Quick when already installed; the tests skip with a
+# reason where they cannot be installed (never under CI=true: there they fail).
+TEST_DEBS := postgresql chromium poppler-utils
+test-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null \
+		&& command -v pdftotext >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $(TEST_DEBS) >/dev/null \
+		|| echo "test-deps: could not install $(TEST_DEBS)"; \
+	else echo "test-deps: not root; install $(TEST_DEBS) to run the PostgreSQL/browser tests"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check trailcheck tests bench

@@ -31,6 +31,7 @@ from rich.progress import (
 from rich.table import Table
 
 from trailcheck import __version__
+from trailcheck.audit.commands import audit as audit_command
 from trailcheck.baseline import (
     compare_with_baseline,
     create_baseline,
@@ -48,6 +49,7 @@ from trailcheck.config import (
 )
 from trailcheck.engine import evaluate, failures_at_or_above
 from trailcheck.errors import ScanError, UserError
+from trailcheck.history.commands import history_app, record_scan, validate_history
 from trailcheck.model import Inventory, Report, Severity, dump_json
 from trailcheck.reports import available, get_reporters
 from trailcheck.reports.diff import diff_markdown, print_diff
@@ -572,9 +574,18 @@ def scan(
     confirm_filters_with_aws: ConfirmFiltersOpt = False,
     who: WhoOpt = False,
     who_budget: WhoBudgetOpt = None,
+    history: Annotated[
+        str | None,
+        typer.Option(
+            "--history",
+            help="Also record this scan in a history store (sqlite:///path or "
+            "postgresql://...) for `trailcheck audit`; needs trailcheck[history].",
+        ),
+    ] = None,
 ) -> None:
     """Scan the account of the current credentials (or, with --org, the whole organization)
     and write reports."""
+    validate_history(history)
     policy = _policy(config)
     who_request = _who_request(who, who_budget, lambda inv: _judge(inv, policy, None), policy.rules)
     out = _output(format, output_dir, fail_on, quiet, policy)
@@ -595,7 +606,11 @@ def scan(
     )
     if snapshot is not None:
         write_text_atomic(snapshot, dump_json(inventory))
-    raise typer.Exit(finish(_judge(inventory, policy, baseline), out))
+    report = _judge(inventory, policy, baseline)
+    code = finish(report, out)
+    if history is not None:
+        record_scan(history, report, inventory if snapshot is not None else None, quiet)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -678,6 +693,8 @@ baseline_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(baseline_app, name="baseline")
+app.add_typer(history_app, name="history")
+app.command("audit")(audit_command)
 
 
 @baseline_app.command("create")

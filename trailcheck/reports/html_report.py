@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from trailcheck.model import Finding, Report, Status
+from trailcheck.model import AccountInfo, Finding, Report, Severity, Status
 from trailcheck.reports._util import control_rollup, fill_placeholders, fix_for
 from trailcheck.rules import frameworks
 
@@ -33,21 +33,100 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
+def _triage(items: list[Finding]) -> tuple[int, int]:
+    """Worst first: unwaived FAIL before ERROR before the rest, then higher severity."""
+    worst = min(items, key=lambda f: (STATUS_ORDER[f.status], -f.severity.rank))
+    return (STATUS_ORDER[worst.status], -worst.severity.rank)
+
+
 def group_findings(report: Report) -> list[tuple[str, list[tuple[str, list[Finding]]]]]:
-    """account → rule → findings, accounts sorted, worst status first within a rule."""
+    """account → rule → findings for the accounts that were scanned, accounts sorted, rules
+    triage-first (worst status, then severity), worst status first within a rule."""
+    unreachable = set(report.metadata.unreachable_accounts)
     tree: dict[str, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
     for f in report.findings:
-        tree[f.account_id][f.rule_id].append(f)
+        if f.account_id not in unreachable:
+            tree[f.account_id][f.rule_id].append(f)
     return [
         (
             account,
             [
                 (rule_id, sorted(items, key=lambda f: (STATUS_ORDER[f.status], f.sort_key())))
-                for rule_id, items in sorted(rules.items())
+                for rule_id, items in sorted(
+                    rules.items(), key=lambda item: (_triage(item[1]), item[0])
+                )
             ],
         )
         for account, rules in sorted(tree.items())
     ]
+
+
+@dataclass(frozen=True)
+class TopIssue:
+    """One rule across the organization: in how many scanned accounts it fails."""
+
+    rule_id: str
+    title: str
+    severity: str
+    failing: int  # accounts with an unwaived FAIL of the rule
+    judged: int  # scanned accounts the rule gave a verdict for (not only NOT_APPLICABLE)
+
+
+def top_issues(report: Report) -> list[TopIssue]:
+    """Rules that fail somewhere, most severe first, then the most widespread."""
+    unreachable = set(report.metadata.unreachable_accounts)
+    failing: dict[str, set[str]] = defaultdict(set)
+    judged: dict[str, set[str]] = defaultdict(set)
+    for f in report.findings:
+        if f.account_id in unreachable or f.status is Status.NOT_APPLICABLE:
+            continue
+        judged[f.rule_id].add(f.account_id)
+        if f.status is Status.FAIL and f.waiver is None:
+            failing[f.rule_id].add(f.account_id)
+    issues = [
+        TopIssue(
+            rule_id=rule_id,
+            title=report.rules[rule_id].title if rule_id in report.rules else rule_id,
+            severity=report.rules[rule_id].severity.value if rule_id in report.rules else "",
+            failing=len(accounts),
+            judged=len(judged[rule_id]),
+        )
+        for rule_id, accounts in failing.items()
+    ]
+    rank = {s.value: s.rank for s in Severity}
+    return sorted(issues, key=lambda i: (-rank.get(i.severity, 0), -i.failing, i.rule_id))
+
+
+def unscanned_accounts(report: Report) -> list[tuple[str, str, str]]:
+    """(account, name, why) for each account the scan could not enter: one block, not one
+    section of identical ERROR findings per account."""
+    why: dict[str, str] = {}
+    for f in report.findings:
+        if f.account_id in report.metadata.unreachable_accounts and f.status is Status.ERROR:
+            why.setdefault(f.account_id, f.reason)
+    return [
+        (
+            a,
+            (report.metadata.account_info.get(a) or AccountInfo()).name or "",
+            why.get(a, "not scanned"),
+        )
+        for a in sorted(report.metadata.unreachable_accounts)
+    ]
+
+
+def evidence_island(report: Report) -> tuple[dict[int, int], str]:
+    """Evidence shown on demand: finding index → position in one JSON array embedded once
+    (compact, `<`/`>`/`&` escaped so no text can close the script element)."""
+    positions: dict[int, int] = {}
+    items: list[str] = []
+    for index, f in enumerate(report.findings):
+        if f.evidence:
+            positions[index] = len(items)
+            items.append(json.dumps(f.evidence, sort_keys=True, ensure_ascii=False, default=str))
+    text = "[" + ",".join(items) + "]"
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(char, escaped)
+    return positions, text
 
 
 # Worst first: the status a matrix cell shows when an account has several findings for a rule.
@@ -178,9 +257,15 @@ class HtmlReporter:
     def render(self, report: Report) -> str:
         env = _environment()
         template = env.get_template("report.html.j2")
+        positions, evidence_json = evidence_island(report)
+        index = {id(f): i for i, f in enumerate(report.findings)}
         return template.render(
             report=report,
             groups=group_findings(report),
+            top_issues=top_issues(report),
+            unscanned=unscanned_accounts(report),
+            evidence_at=lambda f: positions.get(index[id(f)]),
+            evidence_json=evidence_json,
             org=org_summary(report),
             coverage=coverage_matrix(report),
             rollup=control_rollup(report),
