@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -887,12 +886,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 2/3 for errors a user can cause or fix."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except (click.exceptions.Abort, typer.Abort):
+    except typer.Abort:
         sys.stderr.write("trailcheck: aborted\n")
         return 130
-    except (click.ClickException, typer.TyperException) as exc:
-        # typer vendors click: its exceptions are not click's, so both are handled.
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    except typer.TyperException as exc:
+        # Since typer 0.28 every usage error (vendored click's too) is a TyperException.
+        message = exc.format_message()
         if type(exc).__name__ == "NoArgsIsHelpError":  # `trailcheck` alone: the help text
             sys.stderr.write(message + "\n")
             return 2
