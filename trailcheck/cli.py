@@ -48,6 +48,7 @@ from trailcheck.engine import evaluate, failures_at_or_above
 from trailcheck.errors import ScanError, UserError
 from trailcheck.model import Inventory, Report, Severity, dump_json
 from trailcheck.reports import available, get_reporters
+from trailcheck.reports._util import resource_label
 from trailcheck.reports.diff import diff_markdown, print_diff
 from trailcheck.reports.json_report import schema_text
 from trailcheck.reports.terminal import print_summary
@@ -407,7 +408,7 @@ def _print_baseline(report: Report, console: Console) -> None:
         f"{len(base.unchanged)} known, {len(base.resolved)} resolved"
     )
     for ref in base.resolved[:30]:
-        console.print(f"  resolved: {ref.rule_id} {ref.account_id} {ref.resource_arn}")
+        console.print(f"  resolved: {ref.rule_id} {ref.account_id} {resource_label(ref)}")
     if len(base.resolved) > 30:
         console.print(f"  … and {len(base.resolved) - 30} more resolved")
 

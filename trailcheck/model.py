@@ -559,9 +559,19 @@ class Finding(_Frozen):
     evidence: dict[str, JsonValue] = Field(default_factory=dict)
     controls: dict[str, list[str]] = Field(default_factory=dict)
     waiver: Waiver | None = None
+    # The named part of the resource judged, when one resource holds several judged parts
+    # without ARNs of their own (`metric-filter/NAME` on a log group). Part of the identity.
+    sub_resource: str | None = None
 
-    def sort_key(self) -> tuple[str, str, str, str, str]:
-        return (self.account_id, self.region or "", self.rule_id, self.resource_arn, self.reason)
+    def sort_key(self) -> tuple[str, str, str, str, str, str]:
+        return (
+            self.account_id,
+            self.region or "",
+            self.rule_id,
+            self.resource_arn,
+            self.sub_resource or "",
+            self.reason,
+        )
 
 
 class RemediationInfo(_Frozen):
@@ -635,7 +645,8 @@ class WaiverUse(_Frozen):
 
 
 class FindingRef(_Frozen):
-    """A finding by its stable identity (rule, account, region, resource), for baselines/diffs."""
+    """A finding by its stable identity (rule, account, region, resource, sub-resource), for
+    baselines/diffs."""
 
     fingerprint: str
     rule_id: str
@@ -645,6 +656,7 @@ class FindingRef(_Frozen):
     severity: Severity
     reason: str
     waived: bool = False
+    sub_resource: str | None = None
 
 
 class BaselineComparison(_Frozen):

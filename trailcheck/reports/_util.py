@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from trailcheck.model import Finding, Severity
+from trailcheck.model import Finding, FindingRef, Severity
 
 # Characters XML 1.0 cannot carry at all (a control character in an AWS name or message).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -37,11 +37,19 @@ def waiver_text(finding: Finding) -> str:
     return f"{w.reason} ({', '.join(details)})" if details else w.reason
 
 
+def resource_label(finding: Finding | FindingRef) -> str:
+    """The resource ARN, with the judged part of it when there is one:
+    `arn:aws:logs:…:log-group:ct:* (metric-filter/Root)`."""
+    if finding.sub_resource is None:
+        return finding.resource_arn
+    return f"{finding.resource_arn} ({finding.sub_resource})"
+
+
 def resource_path(finding: Finding) -> str:
     """A stable, repository-style path for a cloud resource (SARIF needs a relative URI).
 
     `arn:aws:cloudtrail:us-east-1:111122223333:trail/main` in account 111122223333 →
-    `aws/111122223333/us-east-1/cloudtrail/trail/main`.
+    `aws/111122223333/us-east-1/cloudtrail/trail/main` (a sub-resource is one more segment).
     """
     parts = finding.resource_arn.split(":", 5)
     if len(parts) == 6 and parts[0] == "arn":
@@ -51,6 +59,8 @@ def resource_path(finding: Finding) -> str:
         tail = finding.resource_arn
     path = f"{parts[1] if len(parts) > 1 else 'aws'}/{finding.account_id}/"
     path += f"{finding.region or 'global'}/{tail}"
+    if finding.sub_resource is not None:
+        path += f"/{finding.sub_resource}"
     return quote(path, safe="/-_.~")
 
 

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from trailcheck.baseline import ReportDiff
 from trailcheck.model import FindingRef
+from trailcheck.reports._util import resource_label
 from trailcheck.reports.markdown import cell, code, table
 
 
@@ -37,7 +38,7 @@ def diff_markdown(diff: ReportDiff) -> str:
             code(r.rule_id),
             r.account_id,
             cell(r.region or "—"),
-            code(r.resource_arn),
+            code(resource_label(r)),
             cell(r.reason + (" (waived)" if r.waived else "")),
         ]
 
@@ -57,7 +58,7 @@ def diff_markdown(diff: ReportDiff) -> str:
                 c.finding.severity.value,
                 code(c.finding.rule_id),
                 c.finding.account_id,
-                code(c.finding.resource_arn),
+                code(resource_label(c.finding)),
             ]
             for c in diff.changed_severity
         ],
@@ -91,6 +92,6 @@ def print_diff(diff: ReportDiff, console: Console) -> None:
             ref.severity.value,
             ref.rule_id,
             ref.account_id,
-            f"{escape(ref.resource_arn)}\n[dim]{escape(note or ref.reason)}[/]",
+            f"{escape(resource_label(ref))}\n[dim]{escape(note or ref.reason)}[/]",
         )
     console.print(grid)

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import FindingRef, Report, Severity, Status
-from trailcheck.reports._util import waiver_text
+from trailcheck.reports._util import resource_label, waiver_text
 
 ROW_LIMIT = 50
 
@@ -108,7 +108,7 @@ class MarkdownReporter:
                     code(f.rule_id),
                     f.account_id,
                     cell(f.region or "—"),
-                    code(f.resource_arn),
+                    code(resource_label(f)),
                     cell(f.reason),
                 ]
                 + ([states.get(fingerprint(f), "")] if report.baseline is not None else [])
@@ -117,7 +117,7 @@ class MarkdownReporter:
             lines += ["", "### Failures", "", *table(headers, rows, len(failures))]
         if errors:
             rows = (
-                [code(f.rule_id), f.account_id, code(f.resource_arn), cell(f.reason)]
+                [code(f.rule_id), f.account_id, code(resource_label(f)), cell(f.reason)]
                 for f in errors
             )
             lines += [
@@ -132,7 +132,7 @@ class MarkdownReporter:
                     f.status.value,
                     code(f.rule_id),
                     f.account_id,
-                    code(f.resource_arn),
+                    code(resource_label(f)),
                     cell(waiver_text(f)),
                 ]
                 for f in waived
@@ -195,4 +195,4 @@ class MarkdownReporter:
 
 def _ref_rows(refs: Iterable[FindingRef]) -> Iterable[list[str]]:
     for r in refs:
-        yield [code(r.rule_id), r.account_id, cell(r.region or "—"), code(r.resource_arn)]
+        yield [code(r.rule_id), r.account_id, cell(r.region or "—"), code(resource_label(r))]

@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from trailcheck.model import Report, Severity, Status
+from trailcheck.reports._util import resource_label
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
@@ -50,7 +51,7 @@ def print_summary(report: Report, console: Console, *, limit: int = 30) -> None:
         color = "red" if f.status is Status.FAIL else "yellow"
         console.print(
             f"[{color}]{status:<6}[/] [{SEVERITY_STYLE[f.severity]}]{f.severity.value:<8}[/] "
-            f"{f.account_id} [bold]{f.rule_id}[/]\n    {escape(f.resource_arn)}\n"
+            f"{f.account_id} [bold]{f.rule_id}[/]\n    {escape(resource_label(f))}\n"
             f"    [dim]{escape(f.reason)}[/]",
             soft_wrap=True,
         )

@@ -266,6 +266,12 @@ def _verdict(
 # ----------------------------------------------------------------------------- over-broad
 
 
+def on_filter(name: str, finding: Finding) -> Finding:
+    """`finding` as one about the metric filter `name` of its log group: filters have no ARN,
+    and each filter of a group gets a finding of its own, with an identity of its own."""
+    return finding.model_copy(update={"sub_resource": f"metric-filter/{name}"})
+
+
 def meant_for(pattern: str) -> list[str]:
     """The controls a filter is written for: those whose events it counts the largest share of.
 
@@ -361,7 +367,7 @@ def overbroad_filter(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                         f"filter {flt.name} counts records the newest CIS text excludes ({text}), "
                         "as the CIS 1.2.0 / Security Hub text does: expect some alarm noise"
                     )
-                yield ctx.failed(
+                finding = ctx.failed(
                     account_id=account.account_id,
                     region=group.region,
                     resource_arn=group.arn,
@@ -374,6 +380,7 @@ def overbroad_filter(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                         "controls": noisy,
                     },
                 )
+                yield on_filter(flt.name, finding)
         base = {
             "account_id": account.account_id,
             "region": None,
@@ -448,15 +455,16 @@ def filter_confirmed_by_aws(inventory: Inventory, ctx: RuleContext) -> Iterator[
                 found = aws_disagreements(inventory, [flt.pattern])
                 if isinstance(found, Unknown) or found is None:
                     detail = found.describe() if found else "not tested"
-                    yield ctx.error(
+                    finding = ctx.error(
                         **where,
                         resource_arn=group.arn,
                         evidence=evidence,
                         reason=f"filter {flt.name}: AWS could not confirm: {detail}",
                     )
+                    yield on_filter(flt.name, finding)
                 elif found:
                     first = found[0]
-                    yield ctx.error(
+                    finding = ctx.error(
                         **where,
                         resource_arn=group.arn,
                         evidence=evidence | {"disagreements": found},
@@ -464,15 +472,17 @@ def filter_confirmed_by_aws(inventory: Inventory, ctx: RuleContext) -> Iterator[
                         f"{len(found)} record(s), e.g. {first['record']}: AWS "
                         f"{'counts' if first['aws'] else 'does not count'} it",
                     )
+                    yield on_filter(flt.name, finding)
                 else:
                     tested = len(inventory.filter_tests[flt.pattern].tested)
-                    yield ctx.passed(
+                    finding = ctx.passed(
                         **where,
                         resource_arn=group.arn,
                         evidence=evidence,
                         reason=f"filter {flt.name}: AWS agrees with trailcheck on all "
                         f"{tested} sample records",
                     )
+                    yield on_filter(flt.name, finding)
         if not judged:
             yield ctx.not_applicable(
                 **base, reason="the account owns no trail log group with metric filters"
