@@ -1,8 +1,9 @@
 """The `trailcheck` command line: parse options, run collect → evaluate → render, set the exit code.
 
 Exit codes: 0 no unwaived FAIL at or above --fail-on (with --baseline: no new one); 1 there
-are; 2 bad input (flag, config, snapshot, baseline, report); 3 the scan itself could not run
-(no credentials, AWS unreachable).
+are (with --strict: or an unwaived ERROR at or above it); 2 bad input (flag, config, snapshot,
+baseline, report); 3 the scan itself could not run (no credentials, AWS unreachable) or could
+judge nothing (every finding ERROR).
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ from trailcheck.config import (
     resolve,
     starter_config,
 )
-from trailcheck.engine import evaluate, failures_at_or_above
+from trailcheck.engine import evaluate
 from trailcheck.errors import ScanError, UserError
+from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.model import Inventory, Report, Severity, dump_json
 from trailcheck.reports import available, get_reporters
 from trailcheck.reports._util import resource_label
@@ -67,8 +69,9 @@ app = typer.Typer(
     help="Evidence-based compliance checks for AWS CloudTrail, for one account or an "
     "Organization.\n\n"
     "Exit codes: 0 = no unwaived FAIL at or above --fail-on (with --baseline: no new one); "
-    "1 = there are; 2 = bad input (flag, config, snapshot, baseline, report); "
-    "3 = the scan could not run (no credentials, AWS unreachable).",
+    "1 = there are (with --strict: or an ERROR at or above it); 2 = bad input (flag, config, "
+    "snapshot, baseline, report); 3 = the scan could not run (no credentials, AWS unreachable) "
+    "or judged nothing (every finding ERROR).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -77,7 +80,6 @@ app = typer.Typer(
 
 DEFAULT_OUTPUT_DIR = Path("trailcheck-report")
 DEFAULT_FORMATS = "json,html"
-DEFAULT_FAIL_ON = "low"
 EXPIRY_WARNING_DAYS = 14
 
 ProfileOpt = Annotated[
@@ -130,6 +132,14 @@ BaselineOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for CI).")]
+StrictOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--strict/--no-strict",
+        help="Count unwaived ERROR findings (could not decide) at or above --fail-on like "
+        "failures for the exit code (default: the config's `strict`, else off).",
+    ),
+]
 WorkersOpt = Annotated[
     int, typer.Option("--max-workers", min=1, max=256, help="Concurrent AWS work units.")
 ]
@@ -239,6 +249,7 @@ class OutputOptions:
     output_dir: Path
     fail_on: Severity
     quiet: bool
+    strict: bool = False
 
 
 def _severity(value: str) -> Severity:
@@ -383,7 +394,9 @@ def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
 
 
 def finish(report: Report, out: OutputOptions) -> int:
-    """Write the reports, print the summary, and return the exit code."""
+    """Write the reports, print the summary, and return the exit code (see trailcheck.gate)."""
+    outcome = gate(report, out.fail_on, out.strict)
+    report = report.model_copy(update={"gate": outcome})
     paths = write_reports(report, out.formats, out.output_dir)
     console = _console(out.quiet)
     print_summary(report, console)
@@ -391,12 +404,11 @@ def finish(report: Report, out: OutputOptions) -> int:
     _warn_waivers(report, out.quiet)
     for path in paths:
         console.print(f"wrote {path}")
-    failing = failures_at_or_above(report, out.fail_on)
-    if failing:
-        what = "new failure(s)" if report.baseline is not None else "failure(s)"
-        console.print(f"{len(failing)} {what} at or above {out.fail_on.value}")
-        return 1
-    return 0
+    if outcome.exit_code == EXIT_NOTHING_JUDGED:
+        sys.stderr.write(f"trailcheck: error: {gate_verdict(report)}\n")
+    else:
+        console.print(gate_verdict(report))
+    return outcome.exit_code
 
 
 def _print_baseline(report: Report, console: Console) -> None:
@@ -438,6 +450,7 @@ def _output(
     fail_on: str | None,
     quiet: bool,
     policy: Policy | None = None,
+    strict: bool | None = None,
 ) -> OutputOptions:
     """Flags win over the config file, which wins over the defaults."""
     fmt = formats or (policy.formats if policy else None) or DEFAULT_FORMATS
@@ -446,8 +459,10 @@ def _output(
     if fail_on is not None:
         threshold = _severity(fail_on)
     else:
-        threshold = (policy.fail_on if policy else None) or Severity(DEFAULT_FAIL_ON)
-    return OutputOptions(fmt, directory, threshold, quiet)
+        threshold = (policy.fail_on if policy else None) or DEFAULT_FAIL_ON
+    if strict is None:
+        strict = bool(policy.strict) if policy else False
+    return OutputOptions(fmt, directory, threshold, quiet, strict)
 
 
 def _policy(config: Path | None) -> Policy:
@@ -487,6 +502,7 @@ def scan(
     ] = None,
     config: ConfigOpt = None,
     baseline: BaselineOpt = None,
+    strict: StrictOpt = None,
     org: OrgOpt = False,
     accounts: AccountsOpt = None,
     exclude_accounts: ExcludeAccountsOpt = None,
@@ -500,7 +516,7 @@ def scan(
     """Scan the account of the current credentials (or, with --org, the whole organization)
     and write reports."""
     policy = _policy(config)
-    out = _output(format, output_dir, fail_on, quiet, policy)
+    out = _output(format, output_dir, fail_on, quiet, policy, strict)
     if baseline is not None:
         load_baseline(baseline)  # a bad baseline fails before any AWS call
     org_request = _org_request(
@@ -556,10 +572,11 @@ def evaluate_snapshot(
     quiet: QuietOpt = False,
     config: ConfigOpt = None,
     baseline: BaselineOpt = None,
+    strict: StrictOpt = None,
 ) -> None:
     """Judge a saved snapshot offline: the same findings the live scan gave."""
     policy = _policy(config)
-    out = _output(format, output_dir, fail_on, quiet, policy)
+    out = _output(format, output_dir, fail_on, quiet, policy, strict)
     inventory = load_inventory(snapshot)
     raise typer.Exit(finish(_judge(inventory, policy, baseline), out))
 

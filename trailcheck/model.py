@@ -669,6 +669,24 @@ class BaselineComparison(_Frozen):
     resolved: list[FindingRef]  # baseline entries that no longer FAIL
 
 
+class Gate(_Frozen):
+    """What decided the exit code, and what could not be judged (built by `engine.gate`).
+
+    `failures`: unwaived FAIL findings at or above `fail_on` (with a baseline: only those not
+    in it). `errors`: unwaived ERROR findings at or above `fail_on`; with `strict` they count
+    like failures. An account is *not judged* when every finding about it is ERROR.
+    """
+
+    fail_on: Severity
+    strict: bool = False
+    failures: int
+    errors: int
+    accounts_not_judged: list[str] = Field(default_factory=list)
+    accounts_with_errors: list[str] = Field(default_factory=list)
+    rules_with_errors: list[str] = Field(default_factory=list)
+    exit_code: int
+
+
 class Report(_Frozen):
     """Findings plus what a reader needs to trust them. Same inventory → same bytes."""
 
@@ -680,6 +698,7 @@ class Report(_Frozen):
     findings: list[Finding]
     waivers: list[WaiverUse] = Field(default_factory=list)
     baseline: BaselineComparison | None = None
+    gate: Gate | None = None  # set by the CLI from --fail-on / --strict before rendering
 
 
 def dump_json(model: BaseModel) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from trailcheck.model import Finding, FindingRef, Severity
+from trailcheck.model import Finding, FindingRef, Report, Severity
 
 # Characters XML 1.0 cannot carry at all (a control character in an AWS name or message).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -14,6 +14,19 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def display_status(finding: Finding) -> str:
     """The status a person sees: `WAIVED` for a waived finding, else the real status."""
     return "WAIVED" if finding.waiver is not None else finding.status.value
+
+
+def status_counts(report: Report) -> list[tuple[str, int]]:
+    """The verdict census every summary shows, in one order: FAIL, ERROR, PASS,
+    NOT APPLICABLE (each with waived findings included) and WAIVED."""
+    by = report.summary.by_status
+    return [
+        ("FAIL", by["FAIL"]),
+        ("ERROR", by["ERROR"]),
+        ("PASS", by["PASS"]),
+        ("NOT APPLICABLE", by["NOT_APPLICABLE"]),
+        ("WAIVED", report.summary.waived),
+    ]
 
 
 def controls_text(finding: Finding) -> str:

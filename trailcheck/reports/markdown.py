@@ -10,8 +10,9 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
+from trailcheck.gate import EXIT_OK, gate, gate_verdict, unjudged_text
 from trailcheck.model import FindingRef, Report, Severity, Status
-from trailcheck.reports._util import resource_label, waiver_text
+from trailcheck.reports._util import resource_label, status_counts, waiver_text
 
 ROW_LIMIT = 50
 
@@ -61,16 +62,9 @@ class MarkdownReporter:
         states = baseline_states(report)
         regressions = [f for f in failures if states.get(fingerprint(f)) == "new"]
 
-        if report.baseline is not None:
-            verdict = (
-                f"❌ {len(regressions)} new failure(s) since the baseline"
-                if regressions
-                else "✅ no new failure since the baseline"
-            )
-        elif failures:
-            verdict = f"❌ {len(failures)} unwaived failure(s)"
-        else:
-            verdict = "✅ no unwaived failure"
+        outcome = report.gate or gate(report)
+        mark = "✅" if outcome.exit_code == EXIT_OK else "❌"
+        verdict = f"{mark} {cell(gate_verdict(report))}"
         by_sev = ", ".join(
             f"{n} {sev}"
             for sev, n in sorted(
@@ -78,6 +72,7 @@ class MarkdownReporter:
             )
             if n
         )
+        census = status_counts(report)
         lines = [
             f"## trailcheck: {verdict}",
             "",
@@ -85,12 +80,13 @@ class MarkdownReporter:
             f"{meta.scan_started_at.isoformat()} (trailcheck {cell(meta.tool_version)})."
             + (f" Failures by severity: {by_sev}." if by_sev else ""),
             "",
-            "| FAIL | ERROR | PASS | NOT APPLICABLE | WAIVED |",
-            "|---:|---:|---:|---:|---:|",
-            f"| {summary.by_status['FAIL']} | {summary.by_status['ERROR']} "
-            f"| {summary.by_status['PASS']} | {summary.by_status['NOT_APPLICABLE']} "
-            f"| {summary.waived} |",
+            "| " + " | ".join(label for label, _ in census) + " |",
+            "|" + "---:|" * len(census),
+            "| " + " | ".join(str(n) for _, n in census) + " |",
         ]
+        unjudged = unjudged_text(report)
+        if unjudged:
+            lines += ["", f"**{cell(unjudged)}**"]
         if meta.unreachable_accounts:
             lines += [
                 "",

@@ -6,8 +6,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from trailcheck.gate import unjudged_text
 from trailcheck.model import Report, Severity, Status
-from trailcheck.reports._util import resource_label
+from trailcheck.reports._util import resource_label, status_counts
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
@@ -26,10 +27,14 @@ def print_summary(report: Report, console: Console, *, limit: int = 30) -> None:
         f"{len(meta.regions)} region(s), {meta.api_calls_total} API calls"
     )
     counts = Table(show_header=True, header_style="bold")
-    for status in Status:
-        counts.add_column(status.value.replace("_", " "), justify="right")
-    counts.add_row(*(str(report.summary.by_status[s.value]) for s in Status))
+    census = status_counts(report)
+    for label, _ in census:
+        counts.add_column(label, justify="right")
+    counts.add_row(*(str(n) for _, n in census))
     console.print(counts)
+    unjudged = unjudged_text(report)
+    if unjudged:
+        console.print(f"[yellow]{escape(unjudged)}[/]", soft_wrap=True)
     unreachable = set(meta.unreachable_accounts)
     for account in sorted(unreachable):
         reasons = {f.reason for f in report.findings if f.account_id == account}
