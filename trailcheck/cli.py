@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -50,7 +51,7 @@ from trailcheck.errors import ScanError, UserError
 from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.model import Inventory, Report, Severity, dump_json
 from trailcheck.reports import available, get_reporters
-from trailcheck.reports._util import resource_label
+from trailcheck.reports._util import printable, resource_label, terminal_text
 from trailcheck.reports.diff import diff_markdown, print_diff
 from trailcheck.reports.json_report import schema_text
 from trailcheck.reports.terminal import print_summary
@@ -380,15 +381,46 @@ def _collect(
     return collect(targets, session, options, observer, **extra)
 
 
+def check_writable_dir(flag: str, directory: Path) -> None:
+    """Fail now, before any AWS call, when `directory` cannot receive files: a long
+    collection must never be lost to a typo or a read-only path at the end."""
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{flag}: {directory} exists and is not a directory")
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{flag}: {directory}: {probe} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise UserError(f"{flag}: {directory}: not writable ({exc.strerror or exc})") from None
+
+
+def check_writable_file(flag: str, path: Path) -> None:
+    """Fail now when the file `path` cannot be written (a directory, an unwritable place)."""
+    if path.is_dir():
+        raise UserError(f"{flag}: {path} is a directory, not a file")
+    check_writable_dir(flag, path.parent)
+
+
+def write_file(flag: str, path: Path, text: str) -> None:
+    """Write `text` to `path` atomically; a failure is one line naming the flag (exit 2)."""
+    try:
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
+
+
 def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
     """Render `report` in every requested format into `output_dir`; return the paths."""
     reporters = get_reporters(formats)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserError(f"--output-dir: {output_dir} exists and is not a directory")
+    check_writable_dir("--output-dir", output_dir)
     written = []
     for reporter in reporters:
         path = output_dir / reporter.filename
-        write_text_atomic(path, reporter.render(report))
+        write_file("--output-dir", path, reporter.render(report))
         written.append(path)
     return written
 
@@ -416,11 +448,14 @@ def _print_baseline(report: Report, console: Console) -> None:
     if base is None:
         return
     console.print(
-        f"baseline {base.baseline}: {len(base.new)} new failure(s), "
+        f"baseline {terminal_text(base.baseline)}: {len(base.new)} new failure(s), "
         f"{len(base.unchanged)} known, {len(base.resolved)} resolved"
     )
     for ref in base.resolved[:30]:
-        console.print(f"  resolved: {ref.rule_id} {ref.account_id} {resource_label(ref)}")
+        console.print(
+            f"  resolved: {terminal_text(ref.rule_id)} {terminal_text(ref.account_id)} "
+            f"{terminal_text(resource_label(ref))}"
+        )
     if len(base.resolved) > 30:
         console.print(f"  … and {len(base.resolved) - 30} more resolved")
 
@@ -441,7 +476,7 @@ def _warn_waivers(report: Report, quiet: bool) -> None:
             message = f"{label} expires on {w.expires}"
         else:
             continue
-        sys.stderr.write(f"warning: {message}\n")
+        sys.stderr.write(f"warning: {printable(message)}\n")
 
 
 def _output(
@@ -517,6 +552,9 @@ def scan(
     and write reports."""
     policy = _policy(config)
     out = _output(format, output_dir, fail_on, quiet, policy, strict)
+    check_writable_dir("--output-dir", out.output_dir)
+    if snapshot is not None:
+        check_writable_file("--snapshot", snapshot)
     if baseline is not None:
         load_baseline(baseline)  # a bad baseline fails before any AWS call
     org_request = _org_request(
@@ -526,7 +564,7 @@ def scan(
         profile, region, max_workers, quiet, policy.rules, org_request, confirm_filters_with_aws
     )
     if snapshot is not None:
-        write_text_atomic(snapshot, dump_json(inventory))
+        write_file("--snapshot", snapshot, dump_json(inventory))
     raise typer.Exit(finish(_judge(inventory, policy, baseline), out))
 
 
@@ -550,13 +588,14 @@ def collect(
     confirm_filters_with_aws: ConfirmFiltersOpt = False,
 ) -> None:
     """Collect the inventory only and save it as a snapshot for `trailcheck evaluate`."""
+    check_writable_file("--output", output)
     org_request = _org_request(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
     inventory = _run_scan(
         profile, region, max_workers, quiet, load_rules(), org_request, confirm_filters_with_aws
     )
-    write_text_atomic(output, dump_json(inventory))
+    write_file("--output", output, dump_json(inventory))
     _console(quiet).print(
         f"wrote {output}: {len(inventory.accounts)} account(s), {len(inventory.trails)} trail(s), "
         f"{sum(inventory.metadata.api_calls.values())} API calls"
@@ -577,6 +616,7 @@ def evaluate_snapshot(
     """Judge a saved snapshot offline: the same findings the live scan gave."""
     policy = _policy(config)
     out = _output(format, output_dir, fail_on, quiet, policy, strict)
+    check_writable_dir("--output-dir", out.output_dir)
     inventory = load_inventory(snapshot)
     raise typer.Exit(finish(_judge(inventory, policy, baseline), out))
 
@@ -589,9 +629,10 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter config (every rule's parameters, a sample waiver)."""
+    check_writable_file("--output", output)
     if output.exists() and not force:
         raise UserError(f"{output} already exists (use --force to overwrite it)")
-    write_text_atomic(output, starter_config(load_rules()))
+    write_file("--output", output, starter_config(load_rules()))
     sys.stdout.write(f"wrote {output}\n")
 
 
@@ -610,8 +651,9 @@ def baseline_create(
     ],
 ) -> None:
     """Record every unwaived FAIL of a report as known (`scan --baseline` then ignores them)."""
+    check_writable_file("--output", output)
     created = create_baseline(load_report(report))
-    write_text_atomic(output, dump_json(created))
+    write_file("--output", output, dump_json(created))
     sys.stdout.write(f"wrote {output}: {len(created.entries)} known failure(s)\n")
 
 
@@ -632,6 +674,8 @@ def diff(
         raise UserError(f"--format: unknown diff format {format!r} (choose from table, json, md)")
     if kind == "table" and output is not None:
         raise UserError("--output: use --format json or md to write a file")
+    if output is not None:
+        check_writable_file("--output", output)
     result = diff_reports(load_report(old), load_report(new))
     if kind == "table":
         print_diff(result, Console(highlight=False))
@@ -640,7 +684,7 @@ def diff(
     if output is None:
         sys.stdout.write(text)
     else:
-        write_text_atomic(output, text)
+        write_file("--output", output, text)
 
 
 @app.command("rules")
@@ -805,8 +849,7 @@ def verify_logs(
     keys = _key_ring(public_key)
     names = parse_formats(format)
     requested = _regions(region)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserError(f"--output-dir: {output_dir} exists and is not a directory")
+    check_writable_dir("--output-dir", output_dir)
     session = _session(profile, max_workers)
     api_region = (requested or (None,))[0] or session.default_region or "us-east-1"
     scope = _targets(session, api_region, org_request, max_workers)
@@ -826,7 +869,7 @@ def verify_logs(
     print_verification(report, console)
     for name in names:
         filename, render = FORMATS[name]
-        write_text_atomic(output_dir / filename, render(report))
+        write_file("--output-dir", output_dir / filename, render(report))
         console.print(f"wrote {output_dir / filename}")
     raise typer.Exit(0 if report.ok else 1)
 

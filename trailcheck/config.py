@@ -179,6 +179,8 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a config file: TOML nested too deeply") from None
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

@@ -5,10 +5,35 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from rich.markup import escape
+
 from trailcheck.model import Finding, FindingRef, Report, Severity
 
 # Characters XML 1.0 cannot carry at all (a control character in an AWS name or message).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Control characters (C0, DEL, C1), zero-width and bidirectional-override characters: in AWS
+# names, policies or messages they could move the cursor, clear the screen, set the window
+# title or reorder what a reader sees.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(value: object) -> str:
+    """`value` as text with every control, zero-width and bidi character shown as an escape
+    (`\\x1b`, `\\u202e`, `\\n`): the one sanitizer for AWS-supplied text on a terminal and in
+    one-line text formats (Markdown, CSV)."""
+    text = "" if value is None else str(value)
+    return _UNPRINTABLE.sub(lambda m: _escape_char(m.group(0)), text)
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def terminal_text(value: object) -> str:
+    """AWS-supplied text for a rich console: `printable`, with rich markup escaped."""
+    return escape(printable(value))
 
 
 def display_status(finding: Finding) -> str:

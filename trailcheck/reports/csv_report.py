@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import Report
-from trailcheck.reports._util import controls_text, display_status
+from trailcheck.reports._util import controls_text, display_status, printable
 
 COLUMNS = (
     "status",
@@ -74,4 +74,6 @@ class CsvReporter:
 
 
 def _safe(cell: str) -> str:
-    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+    """No spreadsheet formula, no raw control character (shown as escapes)."""
+    cell = f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+    return printable(cell)

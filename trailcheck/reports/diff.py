@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from trailcheck.baseline import ReportDiff
 from trailcheck.model import FindingRef
-from trailcheck.reports._util import resource_label
+from trailcheck.reports._util import resource_label, terminal_text
 from trailcheck.reports.markdown import cell, code, table
 
 
@@ -90,8 +89,8 @@ def print_diff(diff: ReportDiff, console: Console) -> None:
         grid.add_row(
             f"[{style[change]}]{change}[/]",
             ref.severity.value,
-            ref.rule_id,
-            ref.account_id,
-            f"{escape(resource_label(ref))}\n[dim]{escape(note or ref.reason)}[/]",
+            terminal_text(ref.rule_id),
+            terminal_text(ref.account_id),
+            f"{terminal_text(resource_label(ref))}\n[dim]{terminal_text(note or ref.reason)}[/]",
         )
     console.print(grid)

@@ -12,22 +12,22 @@ from typing import ClassVar
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.gate import EXIT_OK, gate, gate_verdict, unjudged_text
 from trailcheck.model import FindingRef, Report, Severity, Status
-from trailcheck.reports._util import resource_label, status_counts, waiver_text
+from trailcheck.reports._util import printable, resource_label, status_counts, waiver_text
 
 ROW_LIMIT = 50
 
 
 def cell(text: object) -> str:
-    """Text safe inside a GFM table cell: no pipes, newlines or HTML tags."""
-    value = "" if text is None else str(text)
-    value = value.replace("\\", "\\\\").replace("|", "\\|")
-    value = value.replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(value.split())
+    """Text safe inside a GFM table cell: no pipes, newlines, HTML tags or control
+    characters."""
+    value = "" if text is None else " ".join(str(text).split())
+    value = printable(value).replace("\\", "\\\\").replace("|", "\\|")
+    return value.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def code(text: str) -> str:
     """An inline code span that survives any backticks inside `text`."""
-    text = " ".join(text.split()).replace("|", "\\|")
+    text = printable(" ".join(text.split())).replace("|", "\\|")
     fence = "``" if "`" in text else "`"
     return f"{fence}{text}{fence}"
 
