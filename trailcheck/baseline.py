@@ -47,7 +47,7 @@ def identity(finding: Finding | FindingRef) -> tuple[str, ...]:
 def fingerprint(finding: Finding | FindingRef) -> str:
     """A stable hex digest of the identity (32 hex digits, 128 bits)."""
     text = "\x1f".join(("trailcheck/v1", *identity(finding)))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def finding_ref(finding: Finding) -> FindingRef:

@@ -14,7 +14,11 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Control characters (C0, DEL, C1), zero-width and bidirectional-override characters: in AWS
 # names, policies or messages they could move the cursor, clear the screen, set the window
 # title or reorder what a reader sees.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Lone surrogates are bytes that were not UTF-8 (kept by Python's surrogateescape, or a JSON
+# escape like "\udcff"): no terminal or UTF-8 file can hold them raw.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -99,7 +103,7 @@ def resource_path(finding: Finding) -> str:
     path += f"{finding.region or 'global'}/{tail}"
     if finding.sub_resource is not None:
         path += f"/{finding.sub_resource}"
-    return quote(path, safe="/-_.~")
+    return quote(path, safe="/-_.~", errors="surrogatepass")
 
 
 def xml_text(value: str) -> str:
