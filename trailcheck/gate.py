@@ -94,7 +94,8 @@ def gate_verdict(report: Report) -> str:
 
 
 def unjudged_text(report: Report) -> str | None:
-    """`could not judge: 4 rule(s) in 2 of 6 account(s); not at all: 333333333333`, or None."""
+    """`could not judge (ERROR): 4 rule(s) in 2 of 6 account(s); not at all: 333333333333 …`,
+    or None when every rule judged every account."""
     g = report.gate or gate(report)
     if not g.accounts_with_errors:
         return None
