@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from test_identity import assert_unique_identities
 
 from trailcheck.cli import main
 from trailcheck.demo.organization import (
@@ -14,7 +15,7 @@ from trailcheck.demo.organization import (
     cloudtrail_bucket_policy,
     protect_log_bucket,
 )
-from trailcheck.model import SCHEMA_VERSION
+from trailcheck.model import SCHEMA_VERSION, Report
 
 
 def good_account(boto: boto3.Session) -> None:
@@ -224,6 +225,7 @@ def test_demo_scans_the_sample_organization(
 ) -> None:
     assert main(["demo", "--output-dir", str(tmp_path), "-q"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
+    assert_unique_identities(Report.model_validate(report))
     assert len(report["metadata"]["accounts"]) == 6
     assert len(report["metadata"]["unreachable_accounts"]) == 1
     by = {(f["rule_id"], f["status"]) for f in report["findings"]}

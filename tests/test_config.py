@@ -36,7 +36,8 @@ BAD_FILES = [
     ),
     (
         'colour = "red"',
-        "colour: unknown key (expected one of: fail_on, formats, output_dir, params, rules, waivers)",
+        "colour: unknown key (expected one of: fail_on, formats, output_dir, params, rules, strict, "
+        "waivers)",
     ),
     (
         "[rules]\nenabel = []",

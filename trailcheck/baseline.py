@@ -1,9 +1,10 @@
 """Baselines and diffs: which FAIL findings are new, which are resolved, which persist.
 
-A finding's identity is its rule id, account, region and resource ARN — never its position in
-a report or the wording of its reason, which may improve between versions. `fingerprint()`
-hashes that identity; SARIF, OCSF and CSV carry it, so a SIEM or code scanning can follow
-a finding across runs too.
+A finding's identity is its rule id, account, region, resource ARN and, when one resource holds
+several judged parts (the metric filters of a log group), the sub-resource — never its position
+in a report or the wording of its reason, which may improve between versions. No two findings
+of a report share an identity. `fingerprint()` hashes it; SARIF, OCSF and CSV carry it, so a
+SIEM or code scanning can follow a finding across runs too.
 """
 
 from __future__ import annotations
@@ -35,15 +36,18 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def identity(finding: Finding | FindingRef) -> tuple[str, str, str, str]:
-    """(rule id, account, region, resource ARN): what makes two findings the same finding."""
-    return (finding.rule_id, finding.account_id, finding.region or "", finding.resource_arn)
+def identity(finding: Finding | FindingRef) -> tuple[str, ...]:
+    """(rule id, account, region, resource ARN[, sub-resource]): what makes two findings the
+    same finding. The sub-resource is left out when there is none, so findings without one keep
+    the fingerprints (and baselines) of earlier versions."""
+    base = (finding.rule_id, finding.account_id, finding.region or "", finding.resource_arn)
+    return base if finding.sub_resource is None else (*base, finding.sub_resource)
 
 
 def fingerprint(finding: Finding | FindingRef) -> str:
     """A stable hex digest of the identity (32 hex digits, 128 bits)."""
     text = "\x1f".join(("trailcheck/v1", *identity(finding)))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def finding_ref(finding: Finding) -> FindingRef:
@@ -56,11 +60,12 @@ def finding_ref(finding: Finding) -> FindingRef:
         severity=finding.severity,
         reason=finding.reason,
         waived=finding.waiver is not None,
+        sub_resource=finding.sub_resource,
     )
 
 
-def _ref_key(ref: FindingRef) -> tuple[str, str, str, str]:
-    return (ref.account_id, ref.region or "", ref.rule_id, ref.resource_arn)
+def _ref_key(ref: FindingRef) -> tuple[str, str, str, str, str]:
+    return (ref.account_id, ref.region or "", ref.rule_id, ref.resource_arn, ref.sub_resource or "")
 
 
 # ----------------------------------------------------------------------------- baselines

@@ -1,21 +1,22 @@
 """The `trailcheck` command line: parse options, run collect → evaluate → render, set the exit code.
 
 Exit codes: 0 no unwaived FAIL at or above --fail-on (with --baseline: no new one); 1 there
-are; 2 bad input (flag, config, snapshot, baseline, report); 3 the scan itself could not run
-(no credentials, AWS unreachable).
+are (with --strict: or an unwaived ERROR at or above it); 2 bad input (flag, config, snapshot,
+baseline, report); 3 the scan itself could not run (no credentials, AWS unreachable) or could
+judge nothing (every finding ERROR).
 """
 
 from __future__ import annotations
 
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -47,11 +48,13 @@ from trailcheck.config import (
     resolve,
     starter_config,
 )
-from trailcheck.engine import evaluate, failures_at_or_above
+from trailcheck.engine import evaluate
 from trailcheck.errors import ScanError, UserError
+from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.history.commands import history_app, record_scan, validate_history
 from trailcheck.model import Inventory, Report, Severity, dump_json
 from trailcheck.reports import available, get_reporters
+from trailcheck.reports._util import printable, resource_label, terminal_text
 from trailcheck.reports.diff import diff_markdown, print_diff
 from trailcheck.reports.json_report import schema_text
 from trailcheck.reports.terminal import print_summary
@@ -70,8 +73,9 @@ app = typer.Typer(
     help="Evidence-based compliance checks for AWS CloudTrail, for one account or an "
     "Organization.\n\n"
     "Exit codes: 0 = no unwaived FAIL at or above --fail-on (with --baseline: no new one); "
-    "1 = there are; 2 = bad input (flag, config, snapshot, baseline, report); "
-    "3 = the scan could not run (no credentials, AWS unreachable).",
+    "1 = there are (with --strict: or an ERROR at or above it); 2 = bad input (flag, config, "
+    "snapshot, baseline, report); 3 = the scan could not run (no credentials, AWS unreachable) "
+    "or judged nothing (every finding ERROR).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -80,7 +84,6 @@ app = typer.Typer(
 
 DEFAULT_OUTPUT_DIR = Path("trailcheck-report")
 DEFAULT_FORMATS = "json,html"
-DEFAULT_FAIL_ON = "low"
 EXPIRY_WARNING_DAYS = 14
 
 ProfileOpt = Annotated[
@@ -133,6 +136,14 @@ BaselineOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for CI).")]
+StrictOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--strict/--no-strict",
+        help="Count unwaived ERROR findings (could not decide) at or above --fail-on like "
+        "failures for the exit code (default: the config's `strict`, else off).",
+    ),
+]
 WorkersOpt = Annotated[
     int, typer.Option("--max-workers", min=1, max=256, help="Concurrent AWS work units.")
 ]
@@ -299,6 +310,7 @@ class OutputOptions:
     output_dir: Path
     fail_on: Severity
     quiet: bool
+    strict: bool = False
 
 
 def _severity(value: str) -> Severity:
@@ -445,21 +457,62 @@ def _collect(
     return inventory
 
 
+def check_writable_dir(flag: str, directory: Path) -> None:
+    """Fail now, before any AWS call, when `directory` cannot receive files: a long
+    collection must never be lost to a typo or a read-only path at the end."""
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{flag}: {directory} exists and is not a directory")
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{flag}: {directory}: {probe} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise UserError(f"{flag}: {directory}: not writable ({exc.strerror or exc})") from None
+
+
+def check_writable_file(flag: str, path: Path) -> None:
+    """Fail now when the file `path` cannot be written (a directory, an unwritable place)."""
+    if path.is_dir():
+        raise UserError(f"{flag}: {path} is a directory, not a file")
+    check_writable_dir(flag, path.parent)
+
+
+def write_file(flag: str, path: Path, text: str) -> None:
+    """Write `text` to `path` atomically; a failure is one line naming the flag (exit 2)."""
+    try:
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
+
+
 def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
     """Render `report` in every requested format into `output_dir`; return the paths."""
     reporters = get_reporters(formats)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserError(f"--output-dir: {output_dir} exists and is not a directory")
+    check_writable_dir("--output-dir", output_dir)
     written = []
     for reporter in reporters:
         path = output_dir / reporter.filename
-        write_text_atomic(path, reporter.render(report))
+        write_file("--output-dir", path, reporter.render(report))
         written.append(path)
     return written
 
 
+def with_gate(report: Report, out: OutputOptions) -> Report:
+    """`report` with its CI-gate outcome (what the exit code says), as written to every file."""
+    if report.gate is not None:
+        return report
+    return report.model_copy(update={"gate": gate(report, out.fail_on, out.strict)})
+
+
 def finish(report: Report, out: OutputOptions) -> int:
-    """Write the reports, print the summary, and return the exit code."""
+    """Write the reports, print the summary, and return the exit code (see trailcheck.gate)."""
+    report = with_gate(report, out)
+    outcome = report.gate
+    assert outcome is not None  # set by with_gate
     paths = write_reports(report, out.formats, out.output_dir)
     console = _console(out.quiet)
     print_summary(report, console)
@@ -467,12 +520,11 @@ def finish(report: Report, out: OutputOptions) -> int:
     _warn_waivers(report, out.quiet)
     for path in paths:
         console.print(f"wrote {path}")
-    failing = failures_at_or_above(report, out.fail_on)
-    if failing:
-        what = "new failure(s)" if report.baseline is not None else "failure(s)"
-        console.print(f"{len(failing)} {what} at or above {out.fail_on.value}")
-        return 1
-    return 0
+    if outcome.exit_code == EXIT_NOTHING_JUDGED:
+        sys.stderr.write(f"trailcheck: error: {gate_verdict(report)}\n")
+    else:
+        console.print(gate_verdict(report))
+    return outcome.exit_code
 
 
 def _print_baseline(report: Report, console: Console) -> None:
@@ -480,11 +532,14 @@ def _print_baseline(report: Report, console: Console) -> None:
     if base is None:
         return
     console.print(
-        f"baseline {base.baseline}: {len(base.new)} new failure(s), "
+        f"baseline {terminal_text(base.baseline)}: {len(base.new)} new failure(s), "
         f"{len(base.unchanged)} known, {len(base.resolved)} resolved"
     )
     for ref in base.resolved[:30]:
-        console.print(f"  resolved: {ref.rule_id} {ref.account_id} {ref.resource_arn}")
+        console.print(
+            f"  resolved: {terminal_text(ref.rule_id)} {terminal_text(ref.account_id)} "
+            f"{terminal_text(resource_label(ref))}"
+        )
     if len(base.resolved) > 30:
         console.print(f"  … and {len(base.resolved) - 30} more resolved")
 
@@ -505,7 +560,7 @@ def _warn_waivers(report: Report, quiet: bool) -> None:
             message = f"{label} expires on {w.expires}"
         else:
             continue
-        sys.stderr.write(f"warning: {message}\n")
+        sys.stderr.write(f"warning: {printable(message)}\n")
 
 
 def _output(
@@ -514,6 +569,7 @@ def _output(
     fail_on: str | None,
     quiet: bool,
     policy: Policy | None = None,
+    strict: bool | None = None,
 ) -> OutputOptions:
     """Flags win over the config file, which wins over the defaults."""
     fmt = formats or (policy.formats if policy else None) or DEFAULT_FORMATS
@@ -522,8 +578,10 @@ def _output(
     if fail_on is not None:
         threshold = _severity(fail_on)
     else:
-        threshold = (policy.fail_on if policy else None) or Severity(DEFAULT_FAIL_ON)
-    return OutputOptions(fmt, directory, threshold, quiet)
+        threshold = (policy.fail_on if policy else None) or DEFAULT_FAIL_ON
+    if strict is None:
+        strict = bool(policy.strict) if policy else False
+    return OutputOptions(fmt, directory, threshold, quiet, strict)
 
 
 def _policy(config: Path | None) -> Policy:
@@ -563,6 +621,7 @@ def scan(
     ] = None,
     config: ConfigOpt = None,
     baseline: BaselineOpt = None,
+    strict: StrictOpt = None,
     org: OrgOpt = False,
     accounts: AccountsOpt = None,
     exclude_accounts: ExcludeAccountsOpt = None,
@@ -588,7 +647,10 @@ def scan(
     validate_history(history)
     policy = _policy(config)
     who_request = _who_request(who, who_budget, lambda inv: _judge(inv, policy, None), policy.rules)
-    out = _output(format, output_dir, fail_on, quiet, policy)
+    out = _output(format, output_dir, fail_on, quiet, policy, strict)
+    check_writable_dir("--output-dir", out.output_dir)
+    if snapshot is not None:
+        check_writable_file("--snapshot", snapshot)
     if baseline is not None:
         load_baseline(baseline)  # a bad baseline fails before any AWS call
     org_request = _org_request(
@@ -605,8 +667,8 @@ def scan(
         who_request,
     )
     if snapshot is not None:
-        write_text_atomic(snapshot, dump_json(inventory))
-    report = _judge(inventory, policy, baseline)
+        write_file("--snapshot", snapshot, dump_json(inventory))
+    report = with_gate(_judge(inventory, policy, baseline), out)
     code = finish(report, out)
     if history is not None:
         record_scan(history, report, inventory if snapshot is not None else None, quiet)
@@ -637,6 +699,7 @@ def collect(
     """Collect the inventory only and save it as a snapshot for `trailcheck evaluate`."""
     rules = load_rules()
     who_request = _who_request(who, who_budget, lambda inv: evaluate(inv, rules), rules)
+    check_writable_file("--output", output)
     org_request = _org_request(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
@@ -650,7 +713,7 @@ def collect(
         confirm_filters_with_aws,
         who_request,
     )
-    write_text_atomic(output, dump_json(inventory))
+    write_file("--output", output, dump_json(inventory))
     _console(quiet).print(
         f"wrote {output}: {len(inventory.accounts)} account(s), {len(inventory.trails)} trail(s), "
         f"{sum(inventory.metadata.api_calls.values())} API calls"
@@ -666,10 +729,12 @@ def evaluate_snapshot(
     quiet: QuietOpt = False,
     config: ConfigOpt = None,
     baseline: BaselineOpt = None,
+    strict: StrictOpt = None,
 ) -> None:
     """Judge a saved snapshot offline: the same findings the live scan gave."""
     policy = _policy(config)
-    out = _output(format, output_dir, fail_on, quiet, policy)
+    out = _output(format, output_dir, fail_on, quiet, policy, strict)
+    check_writable_dir("--output-dir", out.output_dir)
     inventory = load_inventory(snapshot)
     raise typer.Exit(finish(_judge(inventory, policy, baseline), out))
 
@@ -682,9 +747,10 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter config (every rule's parameters, a sample waiver)."""
+    check_writable_file("--output", output)
     if output.exists() and not force:
         raise UserError(f"{output} already exists (use --force to overwrite it)")
-    write_text_atomic(output, starter_config(load_rules()))
+    write_file("--output", output, starter_config(load_rules()))
     sys.stdout.write(f"wrote {output}\n")
 
 
@@ -705,8 +771,9 @@ def baseline_create(
     ],
 ) -> None:
     """Record every unwaived FAIL of a report as known (`scan --baseline` then ignores them)."""
+    check_writable_file("--output", output)
     created = create_baseline(load_report(report))
-    write_text_atomic(output, dump_json(created))
+    write_file("--output", output, dump_json(created))
     sys.stdout.write(f"wrote {output}: {len(created.entries)} known failure(s)\n")
 
 
@@ -727,6 +794,8 @@ def diff(
         raise UserError(f"--format: unknown diff format {format!r} (choose from table, json, md)")
     if kind == "table" and output is not None:
         raise UserError("--output: use --format json or md to write a file")
+    if output is not None:
+        check_writable_file("--output", output)
     result = diff_reports(load_report(old), load_report(new))
     if kind == "table":
         print_diff(result, Console(highlight=False))
@@ -735,7 +804,7 @@ def diff(
     if output is None:
         sys.stdout.write(text)
     else:
-        write_text_atomic(output, text)
+        write_file("--output", output, text)
 
 
 @app.command("rules")
@@ -910,8 +979,7 @@ def verify_logs(
     keys = _key_ring(public_key)
     names = parse_formats(format)
     requested = _regions(region)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserError(f"--output-dir: {output_dir} exists and is not a directory")
+    check_writable_dir("--output-dir", output_dir)
     session = _session(profile, max_workers)
     api_region = (requested or (None,))[0] or session.default_region or "us-east-1"
     scope = _targets(session, api_region, org_request, max_workers)
@@ -939,7 +1007,7 @@ def verify_logs(
     print_verification(report, console)
     for name in names:
         filename, render = FORMATS[name]
-        write_text_atomic(output_dir / filename, render(report))
+        write_file("--output-dir", output_dir / filename, render(report))
         console.print(f"wrote {output_dir / filename}")
     raise typer.Exit(0 if report.ok else 1)
 
@@ -1205,12 +1273,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 2/3 for errors a user can cause or fix."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except (click.exceptions.Abort, typer.Abort):
+    except typer.Abort:
         sys.stderr.write("trailcheck: aborted\n")
         return 130
-    except (click.ClickException, typer.TyperException) as exc:
-        # typer vendors click: its exceptions are not click's, so both are handled.
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    except typer.TyperException as exc:
+        # Since typer 0.28 every usage error (vendored click's too) is a TyperException.
+        message = exc.format_message()
         if type(exc).__name__ == "NoArgsIsHelpError":  # `trailcheck` alone: the help text
             sys.stderr.write(message + "\n")
             return 2

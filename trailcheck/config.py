@@ -18,7 +18,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from trailcheck.errors import UserError
 from trailcheck.model import Finding, Severity
@@ -116,6 +124,10 @@ class Config(_Strict):
     fail_on: Severity | None = Field(
         default=None, description="Exit 1 on an unwaived FAIL at or above this severity."
     )
+    strict: StrictBool | None = Field(
+        default=None,
+        description="Count unwaived ERROR findings at or above fail_on like failures.",
+    )
     formats: list[str] | None = Field(
         default=None, description="Report formats to write (see `trailcheck formats`)."
     )
@@ -136,6 +148,7 @@ class Policy:
     severity: dict[str, Severity] = field(default_factory=dict)
     waivers: tuple[WaiverConfig, ...] = ()
     fail_on: Severity | None = None
+    strict: bool | None = None
     formats: str | None = None
     output_dir: Path | None = None
     source: Path | None = None
@@ -166,6 +179,8 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a config file: TOML nested too deeply") from None
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -231,6 +246,7 @@ def resolve(config: Config, rules: RuleSet, source: Path | None = None) -> Polic
         severity=severity,
         waivers=tuple(config.waivers),
         fail_on=config.fail_on,
+        strict=config.strict,
         formats=",".join(config.formats) if config.formats is not None else None,
         output_dir=Path(config.output_dir) if config.output_dir else None,
         source=source,
@@ -368,6 +384,10 @@ def starter_config(rules: Iterable[Rule]) -> str:
         "# Exit 1 when an unwaived FAIL at or above this severity remains",
         "# (info, low, medium, high, critical). --fail-on overrides it.",
         'fail_on = "low"',
+        "",
+        "# Count ERROR findings (trailcheck could not decide: access denied, account",
+        "# unreachable) at or above fail_on like failures. --strict / --no-strict override it.",
+        "strict = false",
         "",
         "# Reports to write (json, html, sarif, junit, md, csv, ocsf). --format overrides it.",
         'formats = ["json", "html"]',

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from trailcheck.baseline import fingerprint
 from trailcheck.changes.enrich import attach_changes
 from trailcheck.errors import UserError
+from trailcheck.gate import failures_at_or_above as failures_at_or_above  # re-exported
 from trailcheck.model import (
     AccountInfo,
     Finding,
@@ -239,20 +239,3 @@ def summarize(findings: Iterable[Finding]) -> Summary:
         failures_by_severity={s.value: failures.get(s.value, 0) for s in Severity},
         waived=sum(1 for f in findings if f.waiver is not None),
     )
-
-
-def failures_at_or_above(report: Report, threshold: Severity) -> list[Finding]:
-    """Unwaived FAIL findings whose severity is at least `threshold` (the exit-code test).
-
-    With a baseline comparison in the report, FAIL findings already in the baseline do not
-    count: only regressions fail CI.
-    """
-    known = set(report.baseline.unchanged) if report.baseline is not None else set()
-    return [
-        f
-        for f in report.findings
-        if f.status is Status.FAIL
-        and f.waiver is None
-        and f.severity.rank >= threshold.rank
-        and not (known and fingerprint(f) in known)
-    ]

@@ -575,9 +575,19 @@ class Finding(_Frozen):
     # the rule's general remediation (None: the rule's remediation applies).
     remediation: RemediationInfo | None = None
     waiver: Waiver | None = None
+    # The named part of the resource judged, when one resource holds several judged parts
+    # without ARNs of their own (`metric-filter/NAME` on a log group). Part of the identity.
+    sub_resource: str | None = None
 
-    def sort_key(self) -> tuple[str, str, str, str, str]:
-        return (self.account_id, self.region or "", self.rule_id, self.resource_arn, self.reason)
+    def sort_key(self) -> tuple[str, str, str, str, str, str]:
+        return (
+            self.account_id,
+            self.region or "",
+            self.rule_id,
+            self.resource_arn,
+            self.sub_resource or "",
+            self.reason,
+        )
 
 
 class RuleInfo(_Frozen):
@@ -645,7 +655,8 @@ class WaiverUse(_Frozen):
 
 
 class FindingRef(_Frozen):
-    """A finding by its stable identity (rule, account, region, resource), for baselines/diffs."""
+    """A finding by its stable identity (rule, account, region, resource, sub-resource), for
+    baselines/diffs."""
 
     fingerprint: str
     rule_id: str
@@ -655,6 +666,7 @@ class FindingRef(_Frozen):
     severity: Severity
     reason: str
     waived: bool = False
+    sub_resource: str | None = None
 
 
 class BaselineComparison(_Frozen):
@@ -665,6 +677,24 @@ class BaselineComparison(_Frozen):
     new: list[str]  # fingerprints of FAIL findings not in the baseline: regressions
     unchanged: list[str]  # fingerprints of FAIL findings already in the baseline
     resolved: list[FindingRef]  # baseline entries that no longer FAIL
+
+
+class Gate(_Frozen):
+    """What decided the exit code, and what could not be judged (built by `engine.gate`).
+
+    `failures`: unwaived FAIL findings at or above `fail_on` (with a baseline: only those not
+    in it). `errors`: unwaived ERROR findings at or above `fail_on`; with `strict` they count
+    like failures. An account is *not judged* when every finding about it is ERROR.
+    """
+
+    fail_on: Severity
+    strict: bool = False
+    failures: int
+    errors: int
+    accounts_not_judged: list[str] = Field(default_factory=list)
+    accounts_with_errors: list[str] = Field(default_factory=list)
+    rules_with_errors: list[str] = Field(default_factory=list)
+    exit_code: int
 
 
 class Report(_Frozen):
@@ -678,6 +708,7 @@ class Report(_Frozen):
     findings: list[Finding]
     waivers: list[WaiverUse] = Field(default_factory=list)
     baseline: BaselineComparison | None = None
+    gate: Gate | None = None  # set by the CLI from --fail-on / --strict before rendering
 
 
 def dump_json(model: BaseModel) -> str:

@@ -25,7 +25,11 @@ def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        # backslashreplace: a lone surrogate (bytes that were not UTF-8) becomes `\udcff`,
+        # which is also its JSON escape, instead of a crash at the end of a long scan.
+        with os.fdopen(
+            fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n"
+        ) as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -49,6 +53,16 @@ def read_json(path: Path, what: str) -> Any:
         raise UserError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
         ) from None
+    except RecursionError:
+        raise UserError(f"{path}: not a trailcheck {what}: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise UserError(f"{path}: not valid JSON: {_first_line(str(exc))}") from None
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    """`text` as one line of at most `limit` characters (for one-line errors)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _load(path: Path, model: type[M], kind: str, what: str) -> M:
@@ -67,8 +81,10 @@ def _load(path: Path, model: type[M], kind: str, what: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UserError(f"{path}: invalid {what} at {where}: {first['msg']}") from None
+        where = _first_line(".".join(str(p) for p in first["loc"]), 120)
+        raise UserError(f"{path}: invalid {what} at {where}: {_first_line(first['msg'])}") from None
+    except RecursionError:
+        raise UserError(f"{path}: invalid {what}: nested too deeply") from None
 
 
 def load_document(path: Path, model: type[M], kind: str, what: str) -> M:

@@ -300,7 +300,7 @@ def test_ocsf_check_catches_a_misspelled_key(report: Report) -> None:
 def test_markdown_summary(report: Report) -> None:
     text = render("md", report)
     assert text.startswith("## trailcheck: ❌ ")
-    assert "new failure(s) since the baseline" in text.splitlines()[0]
+    assert "new failure(s) at or above low since the baseline" in text.splitlines()[0]
     for heading in (
         "### Failures",
         "### Could not decide (ERROR)",
@@ -331,7 +331,7 @@ def test_markdown_caps_long_tables(report: Report, monkeypatch: pytest.MonkeyPat
 
 def test_markdown_all_clear() -> None:
     clean = sample_report(with_baseline=False).model_copy(update={"findings": []})
-    assert render("md", clean).startswith("## trailcheck: ✅ no unwaived failure")
+    assert render("md", clean).startswith("## trailcheck: ✅ no failure at or above low")
 
 
 def test_html_shows_baseline_and_waivers_needing_attention(report: Report) -> None:

@@ -257,3 +257,33 @@ def test_call_count_economy(world: OrgWorld) -> None:
         "events:ListRules": reachable * 2,
     }
     assert aws.client_count <= 12  # one client per (region, service), not per account
+
+
+def test_an_unexpected_error_in_one_account_is_an_error_for_it_alone(world: OrgWorld) -> None:
+    """A bug or an unforeseen response while collecting one account (here: an exception
+    raised in botocore's after-call hook when dev-a's ListTrails answers) makes that account
+    ERROR, naming the exception type; the other accounts are judged as before."""
+    aws = AwsSession()
+
+    def unexpected(parsed: dict, **_: object) -> None:
+        if any(t.get("TrailARN") == world.dev_trail_arn for t in parsed.get("Trails", [])):
+            raise RuntimeError("an answer no collector expected")
+
+    aws.client("cloudtrail", REGION).meta.events.register(
+        "after-call.cloudtrail.ListTrails", unexpected
+    )
+    inventory = scan(aws, targets(aws))
+    dev = world.accounts["dev-a"]
+    error = inventory.accounts[dev].access_error
+    assert error is not None and error.error_code == "RuntimeError"
+    assert "an answer no collector expected" in error.message
+    report = evaluate(inventory, load_rules())
+    for finding in (f for f in report.findings if f.account_id == dev):
+        assert finding.status is Status.ERROR and "RuntimeError" in finding.reason
+    coverage = {
+        f.account_id: f.status
+        for f in report.findings
+        if f.rule_id == "CT.ACCOUNT.MULTI_REGION_TRAIL"
+    }
+    assert coverage[world.accounts["prod-a"]] is Status.PASS
+    assert dev in report.metadata.unreachable_accounts

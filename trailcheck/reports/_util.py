@@ -8,15 +8,57 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from trailcheck.model import Finding, RemediationInfo, Report, Severity, Status
+from rich.markup import escape
+
+from trailcheck.model import Finding, FindingRef, RemediationInfo, Report, Severity, Status
 
 # Characters XML 1.0 cannot carry at all (a control character in an AWS name or message).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Control characters (C0, DEL, C1), zero-width and bidirectional-override characters: in AWS
+# names, policies or messages they could move the cursor, clear the screen, set the window
+# title or reorder what a reader sees.
+# Lone surrogates are bytes that were not UTF-8 (kept by Python's surrogateescape, or a JSON
+# escape like "\udcff"): no terminal or UTF-8 file can hold them raw.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(value: object) -> str:
+    """`value` as text with every control, zero-width and bidi character shown as an escape
+    (`\\x1b`, `\\u202e`, `\\n`): the one sanitizer for AWS-supplied text on a terminal and in
+    one-line text formats (Markdown, CSV)."""
+    text = "" if value is None else str(value)
+    return _UNPRINTABLE.sub(lambda m: _escape_char(m.group(0)), text)
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def terminal_text(value: object) -> str:
+    """AWS-supplied text for a rich console: `printable`, with rich markup escaped."""
+    return escape(printable(value))
 
 
 def display_status(finding: Finding) -> str:
     """The status a person sees: `WAIVED` for a waived finding, else the real status."""
     return "WAIVED" if finding.waiver is not None else finding.status.value
+
+
+def status_counts(report: Report) -> list[tuple[str, int]]:
+    """The verdict census every summary shows, in one order: FAIL, ERROR, PASS,
+    NOT APPLICABLE (each with waived findings included) and WAIVED."""
+    by = report.summary.by_status
+    return [
+        ("FAIL", by["FAIL"]),
+        ("ERROR", by["ERROR"]),
+        ("PASS", by["PASS"]),
+        ("NOT APPLICABLE", by["NOT_APPLICABLE"]),
+        ("WAIVED", report.summary.waived),
+    ]
 
 
 def mapping_text(mapping: Mapping[str, Sequence[str]]) -> str:
@@ -134,11 +176,19 @@ def waiver_text(finding: Finding) -> str:
     return f"{w.reason} ({', '.join(details)})" if details else w.reason
 
 
+def resource_label(finding: Finding | FindingRef) -> str:
+    """The resource ARN, with the judged part of it when there is one:
+    `arn:aws:logs:…:log-group:ct:* (metric-filter/Root)`."""
+    if finding.sub_resource is None:
+        return finding.resource_arn
+    return f"{finding.resource_arn} ({finding.sub_resource})"
+
+
 def resource_path(finding: Finding) -> str:
     """A stable, repository-style path for a cloud resource (SARIF needs a relative URI).
 
     `arn:aws:cloudtrail:us-east-1:111122223333:trail/main` in account 111122223333 →
-    `aws/111122223333/us-east-1/cloudtrail/trail/main`.
+    `aws/111122223333/us-east-1/cloudtrail/trail/main` (a sub-resource is one more segment).
     """
     parts = finding.resource_arn.split(":", 5)
     if len(parts) == 6 and parts[0] == "arn":
@@ -148,7 +198,9 @@ def resource_path(finding: Finding) -> str:
         tail = finding.resource_arn
     path = f"{parts[1] if len(parts) > 1 else 'aws'}/{finding.account_id}/"
     path += f"{finding.region or 'global'}/{tail}"
-    return quote(path, safe="/-_.~")
+    if finding.sub_resource is not None:
+        path += f"/{finding.sub_resource}"
+    return quote(path, safe="/-_.~", errors="surrogatepass")
 
 
 def xml_text(value: str) -> str:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import Report
-from trailcheck.reports._util import controls_text, display_status, related_text
+from trailcheck.reports._util import controls_text, display_status, printable, related_text
 
 COLUMNS = (
     "status",
@@ -25,6 +25,7 @@ COLUMNS = (
     "region",
     "resource_type",
     "resource_arn",
+    "sub_resource",
     "reason",
     "controls",
     "related_controls",
@@ -60,6 +61,7 @@ class CsvReporter:
                 f.region or "",
                 f.resource_type,
                 f.resource_arn,
+                f.sub_resource or "",
                 f.reason,
                 controls_text(f),
                 related_text(f),
@@ -74,4 +76,6 @@ class CsvReporter:
 
 
 def _safe(cell: str) -> str:
-    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+    """No spreadsheet formula, no raw control character (shown as escapes)."""
+    cell = f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+    return printable(cell)

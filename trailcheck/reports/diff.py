@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from trailcheck.baseline import ReportDiff
 from trailcheck.model import FindingRef
+from trailcheck.reports._util import resource_label, terminal_text
 from trailcheck.reports.markdown import cell, code, table
 
 
@@ -37,7 +37,7 @@ def diff_markdown(diff: ReportDiff) -> str:
             code(r.rule_id),
             r.account_id,
             cell(r.region or "—"),
-            code(r.resource_arn),
+            code(resource_label(r)),
             cell(r.reason + (" (waived)" if r.waived else "")),
         ]
 
@@ -57,7 +57,7 @@ def diff_markdown(diff: ReportDiff) -> str:
                 c.finding.severity.value,
                 code(c.finding.rule_id),
                 c.finding.account_id,
-                code(c.finding.resource_arn),
+                code(resource_label(c.finding)),
             ]
             for c in diff.changed_severity
         ],
@@ -89,8 +89,8 @@ def print_diff(diff: ReportDiff, console: Console) -> None:
         grid.add_row(
             f"[{style[change]}]{change}[/]",
             ref.severity.value,
-            ref.rule_id,
-            ref.account_id,
-            f"{escape(ref.resource_arn)}\n[dim]{escape(note or ref.reason)}[/]",
+            terminal_text(ref.rule_id),
+            terminal_text(ref.account_id),
+            f"{terminal_text(resource_label(ref))}\n[dim]{terminal_text(note or ref.reason)}[/]",
         )
     console.print(grid)

@@ -13,7 +13,14 @@ import xml.etree.ElementTree as ET
 from typing import ClassVar
 
 from trailcheck.model import Finding, Report, Status
-from trailcheck.reports._util import controls_text, fix_for, related_text, waiver_text, xml_text
+from trailcheck.reports._util import (
+    controls_text,
+    fix_for,
+    related_text,
+    resource_label,
+    waiver_text,
+    xml_text,
+)
 
 
 class JunitReporter:
@@ -37,7 +44,7 @@ class JunitReporter:
                 case = ET.SubElement(
                     suite,
                     "testcase",
-                    name=xml_text(f"{f.resource_arn}" + (f" [{f.region}]" if f.region else "")),
+                    name=xml_text(resource_label(f) + (f" [{f.region}]" if f.region else "")),
                     classname=rule_id,
                     time="0",
                 )
@@ -77,7 +84,7 @@ def _add_outcome(case: ET.Element, f: Finding, report: Report) -> str | None:
     lines = [
         f"{f.status.value} ({f.severity.value}) {f.rule_id}: {f.title}",
         f"account {f.account_id}, region {f.region or '-'}",
-        f"resource {f.resource_arn}",
+        f"resource {resource_label(f)}",
         f"reason: {f.reason}",
     ]
     if f.controls:

@@ -10,23 +10,24 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
+from trailcheck.gate import EXIT_OK, gate, gate_verdict, unjudged_text
 from trailcheck.model import FindingRef, Report, Severity, Status
-from trailcheck.reports._util import waiver_text
+from trailcheck.reports._util import printable, resource_label, status_counts, waiver_text
 
 ROW_LIMIT = 50
 
 
 def cell(text: object) -> str:
-    """Text safe inside a GFM table cell: no pipes, newlines or HTML tags."""
-    value = "" if text is None else str(text)
-    value = value.replace("\\", "\\\\").replace("|", "\\|")
-    value = value.replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(value.split())
+    """Text safe inside a GFM table cell: no pipes, newlines, HTML tags or control
+    characters."""
+    value = "" if text is None else " ".join(str(text).split())
+    value = printable(value).replace("\\", "\\\\").replace("|", "\\|")
+    return value.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def code(text: str) -> str:
     """An inline code span that survives any backticks inside `text`."""
-    text = " ".join(text.split()).replace("|", "\\|")
+    text = printable(" ".join(text.split())).replace("|", "\\|")
     fence = "``" if "`" in text else "`"
     return f"{fence}{text}{fence}"
 
@@ -61,16 +62,9 @@ class MarkdownReporter:
         states = baseline_states(report)
         regressions = [f for f in failures if states.get(fingerprint(f)) == "new"]
 
-        if report.baseline is not None:
-            verdict = (
-                f"❌ {len(regressions)} new failure(s) since the baseline"
-                if regressions
-                else "✅ no new failure since the baseline"
-            )
-        elif failures:
-            verdict = f"❌ {len(failures)} unwaived failure(s)"
-        else:
-            verdict = "✅ no unwaived failure"
+        outcome = report.gate or gate(report)
+        mark = "✅" if outcome.exit_code == EXIT_OK else "❌"
+        verdict = f"{mark} {cell(gate_verdict(report))}"
         by_sev = ", ".join(
             f"{n} {sev}"
             for sev, n in sorted(
@@ -78,6 +72,7 @@ class MarkdownReporter:
             )
             if n
         )
+        census = status_counts(report)
         lines = [
             f"## trailcheck: {verdict}",
             "",
@@ -85,12 +80,13 @@ class MarkdownReporter:
             f"{meta.scan_started_at.isoformat()} (trailcheck {cell(meta.tool_version)})."
             + (f" Failures by severity: {by_sev}." if by_sev else ""),
             "",
-            "| FAIL | ERROR | PASS | NOT APPLICABLE | WAIVED |",
-            "|---:|---:|---:|---:|---:|",
-            f"| {summary.by_status['FAIL']} | {summary.by_status['ERROR']} "
-            f"| {summary.by_status['PASS']} | {summary.by_status['NOT_APPLICABLE']} "
-            f"| {summary.waived} |",
+            "| " + " | ".join(label for label, _ in census) + " |",
+            "|" + "---:|" * len(census),
+            "| " + " | ".join(str(n) for _, n in census) + " |",
         ]
+        unjudged = unjudged_text(report)
+        if unjudged:
+            lines += ["", f"**{cell(unjudged)}**"]
         if meta.unreachable_accounts:
             lines += [
                 "",
@@ -108,7 +104,7 @@ class MarkdownReporter:
                     code(f.rule_id),
                     f.account_id,
                     cell(f.region or "—"),
-                    code(f.resource_arn),
+                    code(resource_label(f)),
                     cell(f.reason),
                 ]
                 + ([states.get(fingerprint(f), "")] if report.baseline is not None else [])
@@ -117,7 +113,7 @@ class MarkdownReporter:
             lines += ["", "### Failures", "", *table(headers, rows, len(failures))]
         if errors:
             rows = (
-                [code(f.rule_id), f.account_id, code(f.resource_arn), cell(f.reason)]
+                [code(f.rule_id), f.account_id, code(resource_label(f)), cell(f.reason)]
                 for f in errors
             )
             lines += [
@@ -132,7 +128,7 @@ class MarkdownReporter:
                     f.status.value,
                     code(f.rule_id),
                     f.account_id,
-                    code(f.resource_arn),
+                    code(resource_label(f)),
                     cell(waiver_text(f)),
                 ]
                 for f in waived
@@ -195,4 +191,4 @@ class MarkdownReporter:
 
 def _ref_rows(refs: Iterable[FindingRef]) -> Iterable[list[str]]:
     for r in refs:
-        yield [code(r.rule_id), r.account_id, cell(r.region or "—"), code(r.resource_arn)]
+        yield [code(r.rule_id), r.account_id, cell(r.region or "—"), code(resource_label(r))]

@@ -8,7 +8,8 @@
 - Waived → `suppressions: [{kind: "external", status: "accepted", justification}]`; the
   real kind stays.
 - PASS and NOT_APPLICABLE are left out: code-scanning UIs treat every result as an alert.
-- Each result has a stable `partialFingerprints` entry (rule + account + region + resource),
+- Each result has a stable `partialFingerprints` entry (rule + account + region + resource
+  [+ sub-resource]), unique in the run,
   and with `--baseline` a `baselineState` (`new` / `unchanged`).
 - Code scanning only accepts repository-relative locations, so each resource gets a stable
   pseudo path (`aws/ACCOUNT/REGION/SERVICE/RESOURCE`); the ARN is the logical location.
@@ -25,6 +26,7 @@ from trailcheck.reports._util import (
     controls_text,
     mapping_text,
     related_text,
+    resource_label,
     resource_path,
     waiver_text,
 )
@@ -141,7 +143,7 @@ def _rule(info: RuleInfo) -> dict[str, Any]:
 
 def _result(f: Finding, index: dict[str, int], states: dict[str, str]) -> dict[str, Any]:
     failed = f.status is Status.FAIL
-    where = f"{f.resource_arn} (account {f.account_id}" + (f", {f.region})" if f.region else ")")
+    where = f"{resource_label(f)} (account {f.account_id}" + (f", {f.region})" if f.region else ")")
     result: dict[str, Any] = {
         "ruleId": f.rule_id,
         "ruleIndex": index[f.rule_id],
@@ -167,6 +169,7 @@ def _result(f: Finding, index: dict[str, int], states: dict[str, str]) -> dict[s
             "region": f.region,
             "resourceArn": f.resource_arn,
             "resourceType": f.resource_type,
+            "subResource": f.sub_resource,
             "controls": controls_text(f),
             "relatedControls": related_text(f),
             "evidence": f.evidence,

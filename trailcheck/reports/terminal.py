@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from trailcheck.gate import unjudged_text
 from trailcheck.model import Report, Severity, Status
+from trailcheck.reports._util import resource_label, status_counts, terminal_text
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
@@ -25,16 +26,20 @@ def print_summary(report: Report, console: Console, *, limit: int = 30) -> None:
         f"{len(meta.regions)} region(s), {meta.api_calls_total} API calls"
     )
     counts = Table(show_header=True, header_style="bold")
-    for status in Status:
-        counts.add_column(status.value.replace("_", " "), justify="right")
-    counts.add_row(*(str(report.summary.by_status[s.value]) for s in Status))
+    census = status_counts(report)
+    for label, _ in census:
+        counts.add_column(label, justify="right")
+    counts.add_row(*(str(n) for _, n in census))
     console.print(counts)
+    unjudged = unjudged_text(report)
+    if unjudged:
+        console.print(f"[yellow]{terminal_text(unjudged)}[/]", soft_wrap=True)
     unreachable = set(meta.unreachable_accounts)
     for account in sorted(unreachable):
         reasons = {f.reason for f in report.findings if f.account_id == account}
         console.print(
-            f"[yellow]ERROR[/]  account {account} could not be scanned: "
-            f"{escape(min(reasons) if reasons else 'unknown reason')}",
+            f"[yellow]ERROR[/]  account {terminal_text(account)} could not be scanned: "
+            f"{terminal_text(min(reasons) if reasons else 'unknown reason')}",
             soft_wrap=True,
         )
     problems = [
@@ -50,8 +55,9 @@ def print_summary(report: Report, console: Console, *, limit: int = 30) -> None:
         color = "red" if f.status is Status.FAIL else "yellow"
         console.print(
             f"[{color}]{status:<6}[/] [{SEVERITY_STYLE[f.severity]}]{f.severity.value:<8}[/] "
-            f"{f.account_id} [bold]{f.rule_id}[/]\n    {escape(f.resource_arn)}\n"
-            f"    [dim]{escape(f.reason)}[/]",
+            f"{terminal_text(f.account_id)} [bold]{terminal_text(f.rule_id)}[/]\n"
+            f"    {terminal_text(resource_label(f))}\n"
+            f"    [dim]{terminal_text(f.reason)}[/]",
             soft_wrap=True,
         )
     if len(problems) > limit:

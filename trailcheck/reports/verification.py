@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from rich.console import Console
-from rich.markup import escape
 
 from trailcheck.errors import UserError
 from trailcheck.model import dump_json
+from trailcheck.reports._util import terminal_text
 from trailcheck.verify.report import CheckStatus, TrailCheck, VerificationReport
 
 # The scan report's badge/card classes, reused for the same look.
@@ -96,15 +96,17 @@ def print_verification(report: VerificationReport, console: Console, *, limit: i
         label = check.status.value.replace("_", " ").upper()
         details = "; ".join(part for part in (_counts(check), check.reason) if part)
         console.print(
-            f"[{style}]{label:<8}[/] {escape(check.trail_arn)} {check.account_id} {check.region}"
-            f"  [dim]{escape(details)}[/]",
+            f"[{style}]{label:<8}[/] {terminal_text(check.trail_arn)} "
+            f"{check.account_id} {check.region}"
+            f"  [dim]{terminal_text(details)}[/]",
             soft_wrap=True,
         )
         if check.note:
-            console.print(f"    [dim]{escape(check.note)}[/]", soft_wrap=True)
+            console.print(f"    [dim]{terminal_text(check.note)}[/]", soft_wrap=True)
     for error in report.errors:
         console.print(
-            f"[yellow]NOT VERIFIED[/] {escape(error.subject)}: {escape(error.reason)}",
+            f"[yellow]NOT VERIFIED[/] {terminal_text(error.subject)}: "
+            f"{terminal_text(error.reason)}",
             soft_wrap=True,
         )
     shown = 0
@@ -116,7 +118,7 @@ def print_verification(report: VerificationReport, console: Console, *, limit: i
             if shown < limit:
                 console.print(
                     f"  [red]gap[/] {check.account_id} {check.region} {_utc(gap.start)} → "
-                    f"{_utc(gap.end)}: {escape(gap.reason)}",
+                    f"{_utc(gap.end)}: {terminal_text(gap.reason)}",
                     soft_wrap=True,
                 )
             shown += 1
@@ -127,7 +129,8 @@ def print_verification(report: VerificationReport, console: Console, *, limit: i
                 fingerprint = f" [key {problem.fingerprint}]" if problem.fingerprint else ""
                 console.print(
                     f"  [red]{problem.kind.replace('_', ' ')} {problem.status}[/] "
-                    f"{escape(problem.s3_key)}: {escape(problem.reason)}{fingerprint}",
+                    f"{terminal_text(problem.s3_key)}: "
+                    f"{terminal_text(problem.reason)}{fingerprint}",
                     soft_wrap=True,
                 )
             shown += 1

@@ -375,6 +375,12 @@ def _verdict(
 # ----------------------------------------------------------------------------- over-broad
 
 
+def on_filter(name: str, finding: Finding) -> Finding:
+    """`finding` as one about the metric filter `name` of its log group: filters have no ARN,
+    and each filter of a group gets a finding of its own, with an identity of its own."""
+    return finding.model_copy(update={"sub_resource": f"metric-filter/{name}"})
+
+
 def meant_for(pattern: str) -> list[str]:
     """The controls a filter is written for: those whose events it counts the largest share of.
 
@@ -460,7 +466,7 @@ def overbroad_filter(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                     f"filter {flt.name} counts records the newest CIS text excludes ({text}), "
                     "as the CIS 1.2.0 / Security Hub text does: expect some alarm noise"
                 )
-            yield ctx.failed(
+            finding = ctx.failed(
                 **where,
                 severity=Severity.LOW if look_alike else Severity.INFO,
                 reason=reason,
@@ -472,6 +478,7 @@ def overbroad_filter(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                     "controls": noisy,
                 },
             )
+            yield on_filter(flt.name, finding)
         if filters and not over:
             yield ctx.passed(
                 **where,
@@ -561,30 +568,39 @@ def filter_confirmed_by_aws(inventory: Inventory, ctx: RuleContext) -> Iterator[
             found = aws_disagreements(inventory, [flt.pattern])
             if isinstance(found, Unknown) or found is None:
                 detail = found.describe() if found else "not tested"
-                yield ctx.error(
-                    **where,
-                    resource_arn=group.arn,
-                    evidence=evidence,
-                    reason=f"filter {flt.name}: AWS could not confirm: {detail}",
+                yield on_filter(
+                    flt.name,
+                    ctx.error(
+                        **where,
+                        resource_arn=group.arn,
+                        evidence=evidence,
+                        reason=f"filter {flt.name}: AWS could not confirm: {detail}",
+                    ),
                 )
             elif found:
                 first = found[0]
-                yield ctx.error(
-                    **where,
-                    resource_arn=group.arn,
-                    evidence=evidence | {"disagreements": found},
-                    reason=f"filter {flt.name}: AWS and trailcheck disagree on "
-                    f"{len(found)} record(s), e.g. {first['record']}: AWS "
-                    f"{'counts' if first['aws'] else 'does not count'} it",
+                yield on_filter(
+                    flt.name,
+                    ctx.error(
+                        **where,
+                        resource_arn=group.arn,
+                        evidence=evidence | {"disagreements": found},
+                        reason=f"filter {flt.name}: AWS and trailcheck disagree on "
+                        f"{len(found)} record(s), e.g. {first['record']}: AWS "
+                        f"{'counts' if first['aws'] else 'does not count'} it",
+                    ),
                 )
             else:
                 tested = len(tests[flt.pattern].tested)
-                yield ctx.passed(
-                    **where,
-                    resource_arn=group.arn,
-                    evidence=evidence,
-                    reason=f"filter {flt.name}: AWS agrees with trailcheck on all "
-                    f"{tested} sample records",
+                yield on_filter(
+                    flt.name,
+                    ctx.passed(
+                        **where,
+                        resource_arn=group.arn,
+                        evidence=evidence,
+                        reason=f"filter {flt.name}: AWS agrees with trailcheck on all "
+                        f"{tested} sample records",
+                    ),
                 )
 
     yield from per_trail_log_group(inventory, ctx, judge)

@@ -14,7 +14,10 @@ Work is done in stages so that every shared thing is read once:
 5. optionally (--confirm-filters-with-aws) each distinct filter pattern once through
    logs:TestMetricFilter.
 
-The main thread merges results; worker threads only call collectors and return values.
+The main thread merges results; worker threads only call collectors and return values. A work
+unit that raises an unexpected exception (a bug, a response no collector expected) does not
+crash the scan: the account whose access ran it gets that error as its access error (with the
+exception type), so every rule says ERROR for it, and the unit's facts become unknown.
 """
 
 from __future__ import annotations
@@ -135,22 +138,30 @@ def collect(
     }
     reachable = [t for t in targets if t.access_error is None]
 
+    crashes: dict[str, Unknown] = {}  # account id → the first unexpected error of its work
     views = _stage(
-        observer, "accounts", reachable, options, lambda t: _view(access[t.account_id], options)
+        observer,
+        "accounts",
+        reachable,
+        options,
+        lambda t: _view(access[t.account_id], options),
+        crashes=crashes,
+        owner=lambda t: t.account_id,
+        fallback=lambda t, unknown: _AccountView(unknown, unknown, unknown),
     )
-    view_of = {t.account_id: v for t, v in zip(reachable, views, strict=True)}
+    view_of = {t.account_id: v for t, v in zip(reachable, views, strict=True) if v is not None}
 
-    trails = _collect_trails(observer, view_of, access, options)
+    trails = _collect_trails(observer, view_of, access, options, crashes)
     owners = _bucket_owners(view_of)
-    buckets, keys, groups = _collect_resources(observer, trails, owners, access, options)
+    buckets, keys, groups = _collect_resources(observer, trails, owners, access, options, crashes)
     scoped = {
         account_id: _scope_regions(view.regions, options) for account_id, view in view_of.items()
     }
     alarms, topics, event_rules, listings = _collect_monitoring(
-        observer, groups, scoped, access, options
+        observer, groups, scoped, access, options, crashes
     )
     filter_tests = (
-        _confirm_filters(observer, groups, access, options)
+        _confirm_filters(observer, groups, access, options, crashes)
         if options.confirm_filters_with_aws
         else None
     )
@@ -163,7 +174,7 @@ def collect(
             name=target.name,
             organization_id=target.organization_id,
             ou_path=target.ou_path,
-            access_error=target.access_error,
+            access_error=target.access_error or crashes.get(target.account_id),
             regions=_scope_regions(view.regions, options) if view else (),
             trail_arns=tuple(sorted(view.trails))
             if view and isinstance(view.trails, dict)
@@ -195,21 +206,51 @@ def collect(
     )
 
 
+@dataclass(frozen=True)
+class _Crash:
+    """A work unit that raised: the exception as an unknown fact."""
+
+    unknown: Unknown
+
+
 def _stage(
     observer: ScanObserver,
     name: str,
     items: Sequence[T],
     options: ScanOptions,
     fn: Callable[[T], R],
-) -> list[R]:
+    *,
+    crashes: dict[str, Unknown],
+    owner: Callable[[T], str],
+    fallback: Callable[[T, Unknown], R | None] = lambda item, unknown: None,
+) -> list[R | None]:
+    """`fn` over `items` on the worker pool, results in order. A unit that raises is recorded
+    in `crashes` against the account `owner(item)` whose access ran it, and its result is
+    `fallback(item, unknown)` (default None: nothing seen)."""
     observer.stage(name, len(items))
 
-    def unit(item: T) -> R:
-        result = fn(item)
+    def unit(item: T) -> R | _Crash:
+        try:
+            result: R | _Crash = fn(item)
+        except Exception as exc:  # a bug or an unexpected response: one account, not the scan
+            result = _Crash(
+                Unknown(
+                    operation=f"trailcheck:collect {name}",
+                    error_code=type(exc).__name__,
+                    message=" ".join(str(exc).split())[:300],
+                )
+            )
         observer.advance()
         return result
 
-    return run_all(unit, items, options.max_workers)
+    results: list[R | None] = []
+    for item, result in zip(items, run_all(unit, items, options.max_workers), strict=True):
+        if isinstance(result, _Crash):
+            crashes.setdefault(owner(item), result.unknown)
+            results.append(fallback(item, result.unknown))
+        else:
+            results.append(result)
+    return results
 
 
 def _scope_regions(
@@ -240,6 +281,7 @@ def _collect_trails(
     view_of: dict[str, _AccountView],
     access: dict[str, AccountAccess],
     options: ScanOptions,
+    crashes: dict[str, Unknown],
 ) -> dict[str, Trail]:
     # Each trail is read by one account: its owner when scanned, else the first that sees it.
     reader: dict[str, tuple[str, str]] = {}
@@ -268,8 +310,17 @@ def _collect_trails(
             for arn in groups[key]
         ]
 
-    results = _stage(observer, "trails", sorted(groups), options, read_group)
-    return {t.arn: t for group in results for t in group}
+    results = _stage(
+        observer,
+        "trails",
+        sorted(groups),
+        options,
+        read_group,
+        crashes=crashes,
+        owner=lambda key: key[0],
+        fallback=lambda key, unknown: [_undescribed_trail(a, key[1], unknown) for a in groups[key]],
+    )
+    return {t.arn: t for group in results for t in group or ()}
 
 
 def _undescribed_trail(arn: str, home: str, unknown: Unknown) -> Trail:
@@ -302,6 +353,7 @@ def _collect_resources(
     bucket_owners: dict[str, str],
     access: dict[str, AccountAccess],
     options: ScanOptions,
+    crashes: dict[str, Unknown],
 ) -> tuple[dict[str, Bucket], dict[str, KmsKey], dict[str, LogGroup]]:
     wanted = options.collections
     # (kind, id) → the account whose access reads it
@@ -348,7 +400,15 @@ def _collect_resources(
             return logs.unreadable_log_group(ident, metric_filters=with_filters)
         return logs.collect_log_group(reader, ident, metric_filters=with_filters)
 
-    results = _stage(observer, "resources", sorted(units.items()), options, read)
+    results = _stage(
+        observer,
+        "resources",
+        sorted(units.items()),
+        options,
+        read,
+        crashes=crashes,
+        owner=lambda unit: unit[1],
+    )
     account_pabs = dict(r for r in results if isinstance(r, tuple))
     buckets = {
         r.name: r.model_copy(
@@ -383,6 +443,7 @@ def _collect_monitoring(
     scoped_regions: dict[str, tuple[str, ...] | Unknown],
     access: dict[str, AccountAccess],
     options: ScanOptions,
+    crashes: dict[str, Unknown],
 ) -> tuple[dict[str, Alarm], dict[str, SnsTopic], dict[str, EventRule], dict[str, RegionalListing]]:
     wanted = options.collections
     # (account, region) → metric names the trail log groups' filters publish there
@@ -427,7 +488,31 @@ def _collect_monitoring(
         )
         return _RegionalResult(listing, found_alarms, found_rules)
 
-    results = _stage(observer, "monitoring", units, options, read) if units else []
+    def unread(unit: tuple[str, str], unknown: Unknown) -> _RegionalResult:
+        account_id, region = unit
+        listing = RegionalListing(
+            account_id=account_id,
+            region=region,
+            alarms=unknown if unit in alarm_scopes else None,
+            event_rules=unknown if unit in rule_scopes else None,
+        )
+        return _RegionalResult(listing, [], [])
+
+    read_all = (
+        _stage(
+            observer,
+            "monitoring",
+            units,
+            options,
+            read,
+            crashes=crashes,
+            owner=lambda unit: unit[0],
+            fallback=unread,
+        )
+        if units
+        else []
+    )
+    results = [r for r in read_all if r is not None]
     alarms = {a.arn: a for r in results for a in r.alarms}
     rules = {e.arn: e for r in results for e in r.rules}
     listings = {f"{r.listing.account_id}/{r.listing.region}": r.listing for r in results}
@@ -445,8 +530,20 @@ def _collect_monitoring(
         return sns.collect_topic(access[account_id], arn)
 
     topic_units = sorted(topic_readers.items())
-    topics = _stage(observer, "topics", topic_units, options, read_topic) if topic_units else []
-    return alarms, {t.arn: t for t in topics}, rules, listings
+    topics = (
+        _stage(
+            observer,
+            "topics",
+            topic_units,
+            options,
+            read_topic,
+            crashes=crashes,
+            owner=lambda unit: unit[1],
+        )
+        if topic_units
+        else []
+    )
+    return alarms, {t.arn: t for t in topics if t is not None}, rules, listings
 
 
 def _confirm_filters(
@@ -454,6 +551,7 @@ def _confirm_filters(
     groups: dict[str, LogGroup],
     access: dict[str, AccountAccess],
     options: ScanOptions,
+    crashes: dict[str, Unknown],
 ) -> dict[str, FilterPatternTest]:
     """Each distinct filter pattern once through logs:TestMetricFilter, with the CIS samples."""
     from trailcheck.rules._cis_controls import load_controls  # sample data, no rule logic
@@ -475,5 +573,17 @@ def _confirm_filters(
         return logs.test_pattern(access[account_id], region, pattern, samples)
 
     units = sorted(askers.items())
-    results = _stage(observer, "confirm filters", units, options, ask) if units else []
-    return {r.pattern: r for r in results}
+    results = (
+        _stage(
+            observer,
+            "confirm filters",
+            units,
+            options,
+            ask,
+            crashes=crashes,
+            owner=lambda unit: unit[1][0],
+        )
+        if units
+        else []
+    )
+    return {r.pattern: r for r in results if r is not None}
