@@ -2,7 +2,9 @@
 
 Exit codes: 0 no unwaived FAIL at or above --fail-on (with --baseline: no new one); 1 there
 are; 2 bad input (flag, config, snapshot, baseline, report); 3 the scan itself could not run
-(no credentials, AWS unreachable).
+(no credentials, AWS unreachable); 4 no such FAIL, but the scan was incomplete (API calls still
+throttled or failing after every retry: the facts they were to read are unknown, their rules
+say ERROR; see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ app = typer.Typer(
     "Organization.\n\n"
     "Exit codes: 0 = no unwaived FAIL at or above --fail-on (with --baseline: no new one); "
     "1 = there are; 2 = bad input (flag, config, snapshot, baseline, report); "
-    "3 = the scan could not run (no credentials, AWS unreachable).",
+    "3 = the scan could not run (no credentials, AWS unreachable); "
+    "4 = no such FAIL, but the scan was incomplete (calls failing after every retry).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -79,6 +82,7 @@ DEFAULT_OUTPUT_DIR = Path("trailcheck-report")
 DEFAULT_FORMATS = "json,html"
 DEFAULT_FAIL_ON = "low"
 EXPIRY_WARNING_DAYS = 14
+EXIT_INCOMPLETE = 4  # no FAIL at the threshold, but calls were lost after their retries
 
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", help="AWS profile (default: standard chain).")
@@ -396,6 +400,8 @@ def finish(report: Report, out: OutputOptions) -> int:
         what = "new failure(s)" if report.baseline is not None else "failure(s)"
         console.print(f"{len(failing)} {what} at or above {out.fail_on.value}")
         return 1
+    if report.metadata.api_calls_lost:
+        return EXIT_INCOMPLETE
     return 0
 
 
