@@ -48,7 +48,7 @@ from trailcheck.config import (
     starter_config,
 )
 from trailcheck.engine import evaluate, failures_at_or_above
-from trailcheck.errors import ScanError, UserError
+from trailcheck.errors import Interrupted, ScanError, UserError
 from trailcheck.model import Inventory, Report, Severity, dump_json
 from trailcheck.reports import available, get_reporters
 from trailcheck.reports.diff import diff_markdown, print_diff
@@ -311,7 +311,7 @@ def _run_scan(
         raise UserError(f"--profile: {exc}") from None
     # Progress only for a person watching: not with --quiet, not when output is piped.
     if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return _collect(session, regions, max_workers, rules, org, None, confirm_filters)
+        return _interruptible(session, regions, max_workers, rules, org, None, confirm_filters)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -324,9 +324,28 @@ def _run_scan(
         transient=True,
     )
     with progress:
-        return _collect(
+        return _interruptible(
             session, regions, max_workers, rules, org, _RichObserver(progress), confirm_filters
         )
+
+
+def _interruptible(
+    session: AwsSession,
+    regions: list[str] | None,
+    max_workers: int,
+    rules: RuleSet,
+    org: OrgRequest | None,
+    observer: ScanObserver | None,
+    confirm_filters: bool,
+) -> Inventory:
+    """`_collect`; Ctrl-C ends it with one line saying where it stopped (no report)."""
+    from trailcheck.scanner.progress import StageLog
+
+    log = StageLog(observer)
+    try:
+        return _collect(session, regions, max_workers, rules, org, log, confirm_filters)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted {log.describe()}; no report written") from None
 
 
 def _collect(
@@ -378,12 +397,12 @@ def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
     reporters = get_reporters(formats)
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"--output-dir: {output_dir} exists and is not a directory")
-    written = []
-    for reporter in reporters:
-        path = output_dir / reporter.filename
-        write_text_atomic(path, reporter.render(report))
-        written.append(path)
-    return written
+    # Render every format before writing any: an error or Ctrl-C while rendering leaves the
+    # previous set whole; each file is written under a temporary name and renamed.
+    rendered = [(output_dir / r.filename, r.render(report)) for r in reporters]
+    for path, text in rendered:
+        write_text_atomic(path, text)
+    return [path for path, _ in rendered]
 
 
 def finish(report: Report, out: OutputOptions) -> int:
@@ -904,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         sys.stderr.write(f"trailcheck: error: {' '.join(message.split())}\n")
         return int(getattr(exc, "exit_code", 2))
-    except (UserError, ScanError) as exc:
+    except (UserError, ScanError, Interrupted) as exc:
         sys.stderr.write(f"trailcheck: error: {exc}\n")
         return exc.exit_code
     return result if isinstance(result, int) else 0

@@ -11,3 +11,9 @@ class ScanError(Exception):
     """The scan itself could not run (no credentials, no reachable account): exit code 3."""
 
     exit_code = 3
+
+
+class Interrupted(Exception):
+    """The user interrupted the scan (Ctrl-C): no report is written; exit code 130."""
+
+    exit_code = 130

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -286,3 +292,65 @@ def test_a_lost_accounts_trail_rules_say_error(env: Env, lost_scan: Scan, clean:
     for key, finding in scan.findings().items():
         if key[1] == lost_account and key[0].startswith("CT.TRAIL."):
             assert finding["status"] in (theirs.get(key, {}).get("status"), "ERROR"), finding
+
+
+def test_sigint_leaves_the_previous_report_whole_and_says_where_it_stopped(
+    proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """Ctrl-C in the middle of a scan: exit 130, one line saying where the scan stopped, the
+    previous report untouched, no temporary file left behind."""
+    out = tmp_path / "reports"
+    out.mkdir()
+    previous = '{"previous": "complete report"}\n'
+    (out / "report.json").write_text(previous)
+    proxy.slow_seconds = 0.3
+    proxy.policy = lambda request, attempt: Fault.SLOW  # every answer takes 0.3 s
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
+        "AWS_ENDPOINT_URL": proxy.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/nonexistent/config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    }
+    argv = [sys.executable, "-m", "trailcheck", "scan", "--region", REGION, "--format"]
+    argv += ["json,html", "--output-dir", str(out), "--max-workers", "2"]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while proxy.stats["requests"] < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        proxy.slow_seconds = 0.02
+    lines = stderr.decode().strip().splitlines()
+    assert process.returncode == 130, lines
+    assert len(lines) == 1 and lines[0].startswith("trailcheck: error: interrupted during stage")
+    assert "no report written" in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == ["report.json"]
+    assert (out / "report.json").read_text() == previous
+
+
+def test_a_scan_that_lost_calls_exits_4_and_says_so(
+    proxy: FaultProxy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No FAIL at the threshold, but a call still failed after every retry: exit code 4."""
+    from trailcheck.cli import EXIT_INCOMPLETE, main
+
+    def unavailable(request: Request, attempt: int) -> Fault | None:
+        return Fault.ERROR_503 if request.operation == "GetKeyRotationStatus" else None
+
+    proxy.policy = unavailable
+    argv = ["scan", "--region", REGION, "--format", "json", "--output-dir", str(tmp_path)]
+    code = main([*argv, "--fail-on", "critical"])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["metadata"]["api_calls_lost"] == {"kms:GetKeyRotationStatus": 1}
+    assert report["metadata"]["api_retries"] == {"kms:GetKeyRotationStatus": 7}
+    rotation = [f for f in report["findings"] if f["rule_id"] == "CT.KMS.ROTATION"]
+    assert rotation and all(f["status"] == "ERROR" for f in rotation)
+    assert code == EXIT_INCOMPLETE == 4
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "scan incomplete: 1 call(s) still failed after retries" in printed
