@@ -2,7 +2,8 @@
 
 Defaults finish in a few minutes: the organization scan at N = 10 and 50 (two regions and all
 regions), then `verify-logs` on 2,000 log files (the verifier, the command, and the AWS CLI when
-installed). `--full` runs the organization sweep N = 10, 50, 200; `--suite` picks the benchmarks.
+installed), then the fault run (N = 50 through a fault-injecting proxy, 3 seeds, against a clean
+run). `--full` runs the organization sweep N = 10, 50, 200; `--suite` picks the benchmarks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 def cli() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--suite", default="org,verify-logs", help="comma list: org, verify-logs (default: both)"
+        "--suite",
+        default="org,verify-logs,faults",
+        help="comma list: org, verify-logs, faults (default: all)",
     )
     parser.add_argument("--sizes", default="10,50", help="comma list of organization sizes")
     parser.add_argument("--full", action="store_true", help="N = 10, 50, 200")
@@ -29,9 +32,11 @@ def cli() -> int:
     )
     args = parser.parse_args()
     suites = {s.strip() for s in args.suite.split(",") if s.strip()}
-    unknown = suites - {"org", "verify-logs"}
+    unknown = suites - {"org", "verify-logs", "faults"}
     if unknown:
-        parser.error(f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs)")
+        parser.error(
+            f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs, faults)"
+        )
     code = 0
     if "org" in suites:
         from bench.org_bench import main
@@ -49,6 +54,10 @@ def cli() -> int:
                 "--latency-ms", str(args.latency_ms),
             ]
         )  # fmt: skip
+    if "faults" in suites:
+        from bench.fault_bench import main as fault_main
+
+        code |= fault_main(["--accounts", "50", "--max-workers", str(args.max_workers)])
     return code
 
 
