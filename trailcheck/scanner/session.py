@@ -70,7 +70,7 @@ IAM_PREFIX_OF = {"s3control": "s3"}
 READ_PREFIXES = ("Describe", "Get", "List", "Lookup")
 READ_EXCEPTIONS = frozenset(
     {
-        "sts:AssumeRole",  # enters a member account; the credentials it returns are read-only
+        "sts:AssumeRole",  # enters a member account; changes nothing there
         "logs:TestMetricFilter",  # evaluates a pattern over sample text; touches nothing
         "events:TestEventPattern",
     }
@@ -112,9 +112,9 @@ def operation_id(service_name: str, operation_name: str) -> str:
 def iam_action(service_name: str, operation_name: str) -> str:
     """The IAM action that authorizes an API operation: `s3` + `ListBuckets` →
     `s3:ListAllMyBuckets`."""
-    op = operation_id(service_name, operation_name)
-    return IAM_ACTION_OF.get(op) or f"{IAM_PREFIX_OF.get(service_name, service_name)}:" + (
-        operation_name
+    prefix = IAM_PREFIX_OF.get(service_name, service_name)
+    return IAM_ACTION_OF.get(
+        operation_id(service_name, operation_name), f"{prefix}:{operation_name}"
     )
 
 
