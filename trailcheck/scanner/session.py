@@ -546,6 +546,10 @@ class AwsSession:
             if client is None:
                 client = self._boto.client(service, region_name=region, config=self._config)
                 event = client.meta.service_model.service_id.hyphenize()
+                # botocore's own handler (one attempt: it never retries) has nothing to do.
+                client.meta.events.unregister(
+                    f"needs-retry.{event}", unique_id=f"retry-config-{event}"
+                )
                 retries = _AccountRetries(
                     event, self._max_attempts, self._backoff_scale, self.meter
                 )
