@@ -2,8 +2,9 @@
 
 Defaults finish in a few minutes: the organization scan at N = 10 and 50 (two regions and all
 regions), then `verify-logs` on 2,000 log files (the verifier, the command, and the AWS CLI when
-installed), then the `scan --who` lookup stage on 200 accounts with 10 % failing resources.
-`--full` runs the organization sweep N = 10, 50, 200; `--suite` picks the benchmarks.
+installed), the `scan --who` lookup stage on 200 accounts with 10 % failing resources, then the
+fault run (N = 50 through a fault-injecting proxy, 3 seeds, against a clean run). `--full` runs
+the organization sweep N = 10, 50, 200; `--suite` picks the benchmarks.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ def cli() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--suite",
-        default="org,verify-logs,who",
-        help="comma list: org, verify-logs, who (default: all)",
+        default="org,verify-logs,who,faults",
+        help="comma list: org, verify-logs, who, faults (default: all)",
     )
     parser.add_argument("--sizes", default="10,50", help="comma list of organization sizes")
     parser.add_argument("--full", action="store_true", help="N = 10, 50, 200")
@@ -33,9 +34,11 @@ def cli() -> int:
     )
     args = parser.parse_args()
     suites = {s.strip() for s in args.suite.split(",") if s.strip()}
-    unknown = suites - {"org", "verify-logs", "who"}
+    unknown = suites - {"org", "verify-logs", "who", "faults"}
     if unknown:
-        parser.error(f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs, who)")
+        parser.error(
+            f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs, who, faults)"
+        )
     code = 0
     if "org" in suites:
         from bench.org_bench import main
@@ -59,6 +62,10 @@ def cli() -> int:
         code |= who_main(
             ["--accounts", str(args.who_accounts), "--max-workers", str(args.max_workers)]
         )
+    if "faults" in suites:
+        from bench.fault_bench import main as fault_main
+
+        code |= fault_main(["--accounts", "50", "--max-workers", str(args.max_workers)])
     return code
 
 

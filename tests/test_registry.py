@@ -13,7 +13,7 @@ from trailcheck.reports import builtin_reporters
 from trailcheck.rules import BUILTIN_MODULES, RuleSet, RuleSetError, frameworks, load_rules
 from trailcheck.rules.base import RULE_ID
 from trailcheck.scanner.collectors import all_collectors
-from trailcheck.scanner.session import is_read_only
+from trailcheck.scanner.session import IAM_ACTION_OF, is_read_action
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_rules(include_plugins=False)
@@ -57,9 +57,20 @@ def test_every_collector_declares_only_read_permissions() -> None:
     for collector in all_collectors():
         assert collector.permissions, collector.name
         for permission in collector.permissions:
-            service, action = permission.split(":")
-            read = is_read_only(service, action) or action.startswith("ListAllMy")
-            assert read, f"{collector.name} declares a write permission {permission}"
+            assert is_read_action(permission), f"{collector.name} declares {permission}"
+
+
+def test_every_renamed_iam_action_is_a_read() -> None:
+    # The operations whose IAM action has another name map only to read actions.
+    assert all(is_read_action(action) for action in IAM_ACTION_OF.values())
+
+
+def test_management_policy_holds_only_what_the_caller_of_an_org_scan_needs() -> None:
+    scanning = set(docgen.declared("account"))
+    management = set(docgen.declared("management"))
+    assert "sts:AssumeRole" in management and "sts:AssumeRole" not in scanning
+    assert {"organizations:ListRoots", "organizations:ListAccountsForParent"} <= management
+    assert not any(a.startswith("organizations:List") for a in scanning)
 
 
 def test_rule_ids_are_unique_and_well_formed() -> None:

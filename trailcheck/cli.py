@@ -3,7 +3,9 @@
 Exit codes: 0 no unwaived FAIL at or above --fail-on (with --baseline: no new one); 1 there
 are (with --strict: or an unwaived ERROR at or above it); 2 bad input (flag, config, snapshot,
 baseline, report); 3 the scan itself could not run (no credentials, AWS unreachable) or could
-judge nothing (every finding ERROR).
+judge nothing (every finding ERROR); 4 no such FAIL, but the scan was incomplete (API calls
+still throttled or failing after every retry: their facts are unknown, their rules say ERROR;
+see docs/reliability.md); 130 interrupted (Ctrl-C), no report written.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from trailcheck.config import (
     starter_config,
 )
 from trailcheck.engine import evaluate
-from trailcheck.errors import ScanError, UserError
+from trailcheck.errors import Interrupted, ScanError, UserError
 from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.history.commands import history_app, record_scan, validate_history
 from trailcheck.model import Inventory, Report, Severity, dump_json
@@ -75,7 +77,8 @@ app = typer.Typer(
     "Exit codes: 0 = no unwaived FAIL at or above --fail-on (with --baseline: no new one); "
     "1 = there are (with --strict: or an ERROR at or above it); 2 = bad input (flag, config, "
     "snapshot, baseline, report); 3 = the scan could not run (no credentials, AWS unreachable) "
-    "or judged nothing (every finding ERROR).",
+    "or judged nothing (every finding ERROR); 4 = no such FAIL, but the scan was incomplete "
+    "(calls failing after every retry); 130 = interrupted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -380,7 +383,7 @@ def _run_scan(
         raise UserError(f"--profile: {exc}") from None
     # Progress only for a person watching: not with --quiet, not when output is piped.
     if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return _collect(session, regions, max_workers, rules, org, None, confirm_filters, who)
+        return _interruptible(session, regions, max_workers, rules, org, None, confirm_filters, who)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -393,7 +396,7 @@ def _run_scan(
         transient=True,
     )
     with progress:
-        return _collect(
+        return _interruptible(
             session,
             regions,
             max_workers,
@@ -403,6 +406,26 @@ def _run_scan(
             confirm_filters,
             who,
         )
+
+
+def _interruptible(
+    session: AwsSession,
+    regions: list[str] | None,
+    max_workers: int,
+    rules: RuleSet,
+    org: OrgRequest | None,
+    observer: ScanObserver | None,
+    confirm_filters: bool,
+    who: WhoRequest | None,
+) -> Inventory:
+    """`_collect`; Ctrl-C ends it with one line saying where it stopped (no report)."""
+    from trailcheck.scanner.progress import StageLog
+
+    log = StageLog(observer)
+    try:
+        return _collect(session, regions, max_workers, rules, org, log, confirm_filters, who)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted {log.describe()}; no report written") from None
 
 
 def _collect(
@@ -493,12 +516,12 @@ def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
     """Render `report` in every requested format into `output_dir`; return the paths."""
     reporters = get_reporters(formats)
     check_writable_dir("--output-dir", output_dir)
-    written = []
-    for reporter in reporters:
-        path = output_dir / reporter.filename
-        write_file("--output-dir", path, reporter.render(report))
-        written.append(path)
-    return written
+    # Render every format before writing any: an error or Ctrl-C while rendering leaves the
+    # previous set whole; each file is written under a temporary name and renamed.
+    rendered = [(output_dir / r.filename, r.render(report)) for r in reporters]
+    for path, text in rendered:
+        write_file("--output-dir", path, text)
+    return [path for path, _ in rendered]
 
 
 def with_gate(report: Report, out: OutputOptions) -> Report:
@@ -1284,7 +1307,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         sys.stderr.write(f"trailcheck: error: {' '.join(message.split())}\n")
         return int(getattr(exc, "exit_code", 2))
-    except (UserError, ScanError) as exc:
+    except (UserError, ScanError, Interrupted) as exc:
         sys.stderr.write(f"trailcheck: error: {exc}\n")
         return exc.exit_code
     return result if isinstance(result, int) else 0

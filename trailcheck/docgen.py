@@ -1,7 +1,8 @@
 """Generated documentation: the rule reference and the least-privilege IAM policy.
 
-`python -m trailcheck.docgen` rewrites docs/rules.md and docs/iam-policy.json; a test fails
-when either is out of date.
+`python -m trailcheck.docgen` rewrites docs/rules.md, docs/iam-policy.json (the scanning
+principal in every scanned account) and docs/iam-policy-management.json (what the caller of an
+organization scan needs on top of it); a test fails when any is out of date.
 """
 
 from __future__ import annotations
@@ -13,15 +14,51 @@ from pathlib import Path
 
 from trailcheck.rules import RuleSet, frameworks, load_rules
 from trailcheck.scanner.collectors import all_collectors
+from trailcheck.scanner.org import DEFAULT_ROLE_NAME
+
+
+def declared(scope: str) -> list[str]:
+    """The IAM actions the collectors of `scope` ("account" or "management") declare, sorted."""
+    return sorted({p for c in all_collectors() if c.scope == scope for p in c.permissions})
 
 
 def iam_policy() -> dict[str, object]:
-    """The read-only IAM policy a scan needs, from every collector's declared permissions."""
-    actions = sorted({p for c in all_collectors() for p in c.permissions})
+    """The read-only policy of the scanning principal in every scanned account (`scan`,
+    `collect`, `verify-logs`), from the collectors' declared permissions."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "TrailcheckReadOnly", "Effect": "Allow", "Action": actions, "Resource": "*"}
+            {
+                "Sid": "TrailcheckReadOnly",
+                "Effect": "Allow",
+                "Action": declared("account"),
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def management_policy() -> dict[str, object]:
+    """What the caller of `--org` needs besides `iam_policy()`: discovery of the organization
+    and AssumeRole into the default member role (change the role name if you use --role-name
+    or --role-arn-template)."""
+    actions = declared("management")
+    enter = [a for a in actions if a == "sts:AssumeRole"]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TrailcheckOrganizationDiscovery",
+                "Effect": "Allow",
+                "Action": [a for a in actions if a not in enter],
+                "Resource": "*",
+            },
+            {
+                "Sid": "TrailcheckEnterMemberAccounts",
+                "Effect": "Allow",
+                "Action": enter,
+                "Resource": f"arn:aws:iam::*:role/{DEFAULT_ROLE_NAME}",
+            },
         ],
     }
 
@@ -101,6 +138,9 @@ def expected_files(root: Path) -> dict[Path, str]:
     return {
         root / "docs" / "rules.md": rules_markdown(load_rules(include_plugins=False)),
         root / "docs" / "iam-policy.json": json.dumps(iam_policy(), indent=2) + "\n",
+        root / "docs" / "iam-policy-management.json": (
+            json.dumps(management_policy(), indent=2) + "\n"
+        ),
     }
 
 

@@ -210,6 +210,8 @@ def build_report(
             regions=regions,
             api_calls=dict(sorted(meta.api_calls.items())),
             api_calls_total=sum(meta.api_calls.values()),
+            api_retries=dict(sorted(meta.api_retries.items())),
+            api_calls_lost=dict(sorted(meta.api_calls_lost.items())),
             organization_id=meta.organization_id,
             management_account_id=meta.management_account_id,
             account_info={

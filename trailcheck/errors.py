@@ -19,3 +19,9 @@ class InternalError(Exception):
     Raised instead of ``assert`` so the check survives ``python -O``; the engine turns a rule
     that raises it into an ERROR finding.
     """
+
+
+class Interrupted(Exception):
+    """The user interrupted the scan (Ctrl-C): no report is written; exit code 130."""
+
+    exit_code = 130

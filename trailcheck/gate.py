@@ -3,7 +3,8 @@
 Exit codes of a judged report: 0 nothing fails; 1 an unwaived FAIL at or above `--fail-on`
 (with a baseline: a new one), or with `--strict` an unwaived ERROR at or above it; 3 nothing
 could be judged at all (every finding of every account is ERROR): a scan that saw nothing is
-not a pass.
+not a pass; 4 nothing fails, but the scan was incomplete (API calls still throttled or failing
+after every retry: their facts are unknown and their rules say ERROR).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from trailcheck.baseline import fingerprint
 from trailcheck.model import Finding, Gate, Report, Severity, Status
 
 DEFAULT_FAIL_ON = Severity.LOW
-EXIT_OK, EXIT_FAILED, EXIT_NOTHING_JUDGED = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_NOTHING_JUDGED, EXIT_INCOMPLETE = 0, 1, 3, 4
 
 
 def failures_at_or_above(report: Report, threshold: Severity) -> list[Finding]:
@@ -59,6 +60,8 @@ def gate(report: Report, fail_on: Severity = DEFAULT_FAIL_ON, strict: bool = Fal
         code = EXIT_NOTHING_JUDGED
     elif failures or (strict and errors):
         code = EXIT_FAILED
+    elif report.metadata.api_calls_lost:
+        code = EXIT_INCOMPLETE
     else:
         code = EXIT_OK
     return Gate(
@@ -90,7 +93,11 @@ def gate_verdict(report: Report) -> str:
     if parts:
         return ", ".join(parts)
     strict = " and no ERROR (--strict)" if g.strict else ""
-    return f"no {new}failure at or above {level}{since}{strict}"
+    verdict = f"no {new}failure at or above {level}{since}{strict}"
+    if g.exit_code == EXIT_INCOMPLETE:
+        lost = sum(report.metadata.api_calls_lost.values())
+        verdict += f", but the scan was incomplete: {lost} API call(s) failed after every retry"
+    return verdict
 
 
 def unjudged_text(report: Report) -> str | None:

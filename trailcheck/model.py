@@ -489,6 +489,10 @@ class ScanMetadata(_Frozen):
     partition: str = "aws"
     requested_regions: tuple[str, ...] | None = None
     api_calls: dict[str, int] = Field(default_factory=dict)
+    # Extra attempts per operation (throttling, 5xx, connection errors), and calls that still
+    # failed with such an error when the retries were spent: their facts are unknown.
+    api_retries: dict[str, int] = Field(default_factory=dict)
+    api_calls_lost: dict[str, int] = Field(default_factory=dict)
     organization_id: str | None = None  # set by an organization scan (--org)
     management_account_id: str | None = None
     skipped_accounts: tuple[SkippedAccount, ...] = ()
@@ -627,6 +631,9 @@ class ReportMetadata(_Frozen):
     regions: list[str]
     api_calls: dict[str, int]
     api_calls_total: int
+    api_retries: dict[str, int] = Field(default_factory=dict)
+    # Calls that failed with a transient error after every retry: the scan is incomplete.
+    api_calls_lost: dict[str, int] = Field(default_factory=dict)
     organization_id: str | None = None
     management_account_id: str | None = None
     account_info: dict[str, AccountInfo] = Field(default_factory=dict)  # accounts with a name/OU

@@ -7,7 +7,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from trailcheck.model import Unknown
-from trailcheck.scanner.session import AwsSession, ReadOnlyViolation, call, is_read_only, paginate
+from trailcheck.scanner.session import (
+    AwsSession,
+    ReadOnlyViolation,
+    call,
+    iam_action,
+    is_read_only,
+    paginate,
+)
 
 
 @pytest.mark.parametrize(
@@ -16,10 +23,22 @@ from trailcheck.scanner.session import AwsSession, ReadOnlyViolation, call, is_r
         ("cloudtrail", "DescribeTrails", True),
         ("s3", "GetBucketPolicy", True),
         ("s3", "ListObjectsV2", True),
-        ("s3", "HeadObject", True),
+        ("s3", "ListBuckets", True),
+        ("s3control", "GetPublicAccessBlock", True),
         ("sts", "AssumeRole", True),
+        ("sts", "GetCallerIdentity", True),
         ("logs", "TestMetricFilter", True),
-        ("cloudtrail", "LookupEvents", True),
+        ("cloudtrail", "LookupEvents", True),  # declared by scan --who
+        # Reads by name, but no collector declares them: an allow-list, not a prefix.
+        ("logs", "FilterLogEvents", False),
+        ("s3", "HeadBucket", True),  # authorized by s3:ListBucket, which verify-logs declares
+        ("ec2", "DescribeInstances", False),
+        ("iam", "GetUser", False),
+        # Get* calls that mint credentials or hand out secrets.
+        ("sts", "GetSessionToken", False),
+        ("sts", "GetFederationToken", False),
+        ("ecr", "GetAuthorizationToken", False),
+        ("secretsmanager", "GetSecretValue", False),
         ("cloudtrail", "StopLogging", False),
         ("cloudtrail", "DeleteTrail", False),
         ("s3", "PutBucketPolicy", False),
@@ -30,6 +49,42 @@ from trailcheck.scanner.session import AwsSession, ReadOnlyViolation, call, is_r
 )
 def test_is_read_only(service: str, operation: str, allowed: bool) -> None:
     assert is_read_only(service, operation) is allowed
+
+
+def test_iam_action_names() -> None:
+    assert iam_action("s3", "ListBuckets") == "s3:ListAllMyBuckets"
+    assert iam_action("s3control", "GetPublicAccessBlock") == "s3:GetAccountPublicAccessBlock"
+    assert iam_action("cloudtrail", "GetTrailStatus") == "cloudtrail:GetTrailStatus"
+
+
+def test_a_declared_non_read_is_still_refused(moto: None) -> None:
+    """The name rules are a second line: even an allow-list holding GetSessionToken refuses it."""
+    aws = AwsSession(allowed_actions={"sts:GetSessionToken", "sts:GetCallerIdentity"})
+    with pytest.raises(ReadOnlyViolation, match="sts:GetSessionToken"):
+        aws.client("sts", "us-east-1").get_session_token()
+    assert aws.meter.snapshot() == {}
+
+
+def test_guard_refuses_credential_minting_get_calls(aws: AwsSession) -> None:
+    with pytest.raises(ReadOnlyViolation, match="sts:GetSessionToken"):
+        aws.client("sts", "us-east-1").get_session_token()
+    with pytest.raises(ReadOnlyViolation, match="sts:GetFederationToken"):
+        aws.client("sts", "us-east-1").get_federation_token(Name="sneaky")
+
+
+def test_waiters_and_raw_clients_cannot_bypass_the_guard(aws: AwsSession) -> None:
+    account = aws.client("ec2", "us-east-1")
+    # A waiter polls DescribeInstances: a read by name, but not declared.
+    with pytest.raises(ReadOnlyViolation, match="ec2:DescribeInstances"):
+        account.get_waiter("instance_running").wait(InstanceIds=["i-1"])
+    # The raw botocore client behind the account client, and a client made straight from the
+    # session's boto3 session, carry the same guard.
+    with pytest.raises(ReadOnlyViolation, match="ec2:TerminateInstances"):
+        account._client.terminate_instances(InstanceIds=["i-1"])
+    raw = aws._boto.client("iam", region_name="us-east-1")
+    with pytest.raises(ReadOnlyViolation, match="iam:CreateUser"):
+        raw.create_user(UserName="sneaky")
+    assert aws.meter.snapshot() == {}
 
 
 def test_guard_refuses_a_write_before_it_reaches_aws(aws: AwsSession, boto: boto3.Session) -> None:

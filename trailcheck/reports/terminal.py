@@ -25,6 +25,17 @@ def print_summary(report: Report, console: Console, *, limit: int = 30) -> None:
         f"[bold]trailcheck[/] {meta.tool_version}: {len(meta.accounts)} account(s), "
         f"{len(meta.regions)} region(s), {meta.api_calls_total} API calls"
     )
+    if meta.api_retries or meta.api_calls_lost:
+        lost = sum(meta.api_calls_lost.values())
+        console.print(
+            f"{sum(meta.api_retries.values())} retries (throttling, server or network errors)"
+            + (
+                f"; [yellow]scan incomplete[/]: {lost} call(s) still failed after retries, "
+                "their rules say ERROR"
+                if lost
+                else ""
+            )
+        )
     counts = Table(show_header=True, header_style="bold")
     census = status_counts(report)
     for label, _ in census:

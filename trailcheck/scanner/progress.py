@@ -23,3 +23,35 @@ class SilentObserver:
 
     def advance(self, done: int = 1) -> None:
         return None
+
+
+class StageLog:
+    """Remembers where a scan is (and passes progress on to `inner`), so that an interrupted
+    scan can say what it had done."""
+
+    def __init__(self, inner: ScanObserver | None = None) -> None:
+        self._inner = inner or SilentObserver()
+        self.finished: list[str] = []
+        self.current: str | None = None
+        self.done = 0
+        self.total = 0
+
+    def stage(self, name: str, total: int) -> None:
+        if self.current is not None:
+            self.finished.append(self.current)
+        self.current, self.done, self.total = name, 0, total
+        self._inner.stage(name, total)
+
+    def advance(self, done: int = 1) -> None:
+        self.done += done
+        self._inner.advance(done)
+
+    def describe(self) -> str:
+        """Where the scan stopped, in one line."""
+        if self.current is None:
+            return "before any account was scanned"
+        finished = f"; stages finished: {', '.join(self.finished)}" if self.finished else ""
+        return (
+            f"during stage '{self.current}' ({self.done}/{self.total} done{finished}); every "
+            "account is scanned stage by stage, so no account was complete"
+        )

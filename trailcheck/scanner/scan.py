@@ -189,6 +189,8 @@ def collect(
             partition=options.partition,
             requested_regions=options.regions,
             api_calls=session.meter.snapshot(),
+            api_retries=session.meter.retries(),
+            api_calls_lost=session.meter.lost(),
             organization_id=organization_id,
             management_account_id=management_account_id,
             skipped_accounts=tuple(sorted(skipped, key=lambda s: s.account_id)),

@@ -14,21 +14,32 @@ from trailcheck.scanner.collectors import (
 )
 from trailcheck.scanner.collectors.base import CollectorSpec
 
+# Who is scanning (scanner/accounts.py): every scan starts with it.
+CALLER_IDENTITY = CollectorSpec(
+    name="caller-identity",
+    provides=frozenset({"accounts"}),
+    permissions=("sts:GetCallerIdentity",),
+)
+
+# `--org` (scanner/org.py): the organization, its OU tree (ListAccounts when the tree cannot be
+# read), and a role in each member. Only the caller needs these.
 ACCOUNT_DISCOVERY = CollectorSpec(
     name="organizations",
     provides=frozenset({"accounts"}),
     permissions=(
-        "sts:GetCallerIdentity",
         "organizations:DescribeOrganization",
         "organizations:ListAccounts",
         "organizations:ListRoots",
         "organizations:ListOrganizationalUnitsForParent",
         "organizations:ListAccountsForParent",
+        "sts:AssumeRole",
     ),
+    scope="management",
 )
 
 # `trailcheck verify-logs`: digests and log files are read from the trail buckets (ListObjectsV2
-# is s3:ListBucket) and keys come from ListPublicKeys. Reading the log files of an SSE-KMS trail
+# is s3:ListBucket) and keys come from ListPublicKeys; DescribeOrganization (any member may call
+# it) names the folder of an organization trail's files. Reading the log files of an SSE-KMS trail
 # also needs kms:Decrypt on the trail's key (granted in the key policy; see docs/verify-logs.md).
 LOG_VERIFICATION = CollectorSpec(
     name="verify-logs",
@@ -38,6 +49,7 @@ LOG_VERIFICATION = CollectorSpec(
         "s3:ListBucket",
         "s3:GetObject",
         "s3:GetBucketLocation",
+        "organizations:DescribeOrganization",
     ),
 )
 
@@ -53,6 +65,7 @@ CHANGE_LOOKUP = CollectorSpec(
 def all_collectors() -> tuple[CollectorSpec, ...]:
     """Every collector's declaration, for the IAM policy and the meta-tests."""
     return (
+        CALLER_IDENTITY,
         ACCOUNT_DISCOVERY,
         regions.SPEC,
         cloudtrail.SPEC,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from trailcheck.scanner.session import AwsSession, Credentials
 
@@ -25,12 +25,17 @@ OPERATIONS_OF_ACTION: dict[str, tuple[str, ...]] = {
 class CollectorSpec:
     """A collector's contract: the inventory collections it fills and the IAM actions it needs.
 
-    The published least-privilege policy (docs/iam-policy.json) is generated from these.
+    The published least-privilege policies are generated from these, and the session's
+    read-only guard lets through only the API calls these actions authorize. `scope` says
+    who needs them: "account" — the scanning principal in every scanned account
+    (docs/iam-policy.json); "management" — only the caller of an organization scan, in the
+    management account or a delegated administrator (docs/iam-policy-management.json).
     """
 
     name: str
     provides: frozenset[str]
     permissions: tuple[str, ...]
+    scope: Literal["account", "management"] = "account"
 
     @property
     def operations(self) -> tuple[str, ...]:

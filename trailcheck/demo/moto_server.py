@@ -1,0 +1,122 @@
+"""A faithful moto server in a child process (tests and benchmarks).
+
+`start_moto_server(environment)` spawns a process that sets `environment` before importing moto
+(moto reads settings such as `INITIAL_NO_AUTH_ACTION_COUNT` — IAM authorization enforced after
+that many requests — when it is imported), applies `faithful_moto()` and serves on a free
+loopback port until `close()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+# S3 bucket sub-resources moto authorizes as s3:ListBucket, and the action AWS evaluates (GET).
+_S3_GET_SUBRESOURCE = {
+    "publicAccessBlock": "GetBucketPublicAccessBlock",
+    "object-lock": "GetBucketObjectLockConfiguration",
+    "encryption": "GetEncryptionConfiguration",
+}
+
+
+def aws_iam_action(action: str, method: str, path: str) -> str:
+    """The IAM action AWS evaluates for what moto's access control names `action`.
+
+    moto 5.2.5 names the action after the signing name and its own routing, which differs
+    from AWS's Service Authorization Reference for some calls trailcheck makes: CloudWatch
+    signs as `monitoring` but its actions are `cloudwatch:*` (and its rpc-v2-cbor requests
+    carry the operation in the path); S3 Control's account Public Access Block is
+    `s3:GetAccountPublicAccessBlock`; GetPublicAccessBlock, GetObjectLockConfiguration and
+    GetBucketEncryption on a bucket are not `s3:ListBucket`.
+    """
+    service, _, name = action.partition(":")
+    if "/operation/" in path:
+        name = path.split("?", 1)[0].rsplit("/operation/", 1)[1]
+    if service == "monitoring":
+        service = "cloudwatch"
+    if service == "s3" and "/configuration/publicAccessBlock" in path and method == "GET":
+        name = "GetAccountPublicAccessBlock"
+    elif service == "s3" and method == "GET" and "?" in path:
+        query = path.split("?", 1)[1].split("&")[0].split("=")[0]
+        name = _S3_GET_SUBRESOURCE.get(query, name)
+    return f"{service}:{name}"
+
+
+@contextmanager
+def faithful_iam() -> Iterator[None]:
+    """moto's IAM access control, evaluating the action names AWS evaluates."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._action = aws_iam_action(self._action, self._method, self._path)
+        if os.environ.get("TRAILCHECK_MOTO_IAM_DEBUG"):
+            print("moto-iam", self._action, self._path, flush=True)
+
+    with mock.patch.object(IAMRequestBase, "__init__", init):
+        yield
+
+
+def _serve(port: int, environment: dict[str, str], ready: Any, stop: Any) -> None:
+    os.environ.update(environment)
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+
+    from trailcheck.demo.moto_fidelity import faithful_moto
+
+    with faithful_moto(), faithful_iam():
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        ready.set()
+        stop.wait()
+        server.stop()
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on (now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class MotoProcess:
+    port: int
+    process: Any
+    stop: Any
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+
+
+def start_moto_server(environment: Mapping[str, str] | None = None) -> MotoProcess:
+    """Start the server; raises RuntimeError if it is not up within 60 s."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    port = free_port()
+    process = ctx.Process(
+        target=_serve, args=(port, dict(environment or {}), ready, stop), daemon=True
+    )
+    process.start()
+    if not ready.wait(60):
+        process.terminate()
+        raise RuntimeError("moto server did not start")
+    return MotoProcess(port, process, stop)
