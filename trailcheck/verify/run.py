@@ -20,15 +20,20 @@ region and organization collectors it reuses).
    the owner is in scope, else the trail owner's, else the account that described the trail.
 5. Keys: the --public-key files, or ListPublicKeys once per region (the region that delivered
    the digests and the trail's home region, with the caller's credentials).
-6. Checks run `checks_in_parallel` at a time, each verifier with `max_workers // that` readers,
-   so S3 requests in flight stay near --max-workers.
+6. Each check is split into shards, one per (trail, account, region, day-folder): a shard
+   reads that day's digests (signatures checked) and hashes the log files they list, and returns
+   plain data (no log contents). The `Executor` runs the shards (the local pool: `shards in
+   parallel` at a time, each with `max_workers // that` readers, so S3 requests in flight stay
+   near --max-workers; or Dask workers), and each check's shards are merged here: the digest
+   chain is checked across the day boundaries, gaps and unlisted files are decided over the
+   whole window. A shard that fails for good makes its check ERROR, never a shorter chain.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -37,11 +42,19 @@ from trailcheck.errors import ScanError, UserError
 from trailcheck.model import SkippedAccount, Unknown
 from trailcheck.scanner.collectors import cloudtrail, regions, s3
 from trailcheck.scanner.collectors.base import AccountAccess
-from trailcheck.scanner.executor import run_all
+from trailcheck.scanner.executor import (
+    AccountEntry,
+    Env,
+    Executor,
+    LocalEnv,
+    LocalExecutor,
+    ShardFailure,
+    run_all,
+)
 from trailcheck.scanner.scan import AccountTarget
 from trailcheck.scanner.session import AwsSession, call
-from trailcheck.verify.chain import verify_trail_logs
-from trailcheck.verify.keys import KeyRing, PublicKey, list_public_keys
+from trailcheck.verify.chain import Segment, merge_segments, segment_days, verify_segment
+from trailcheck.verify.keys import KeyRing, PublicKey, list_public_keys, load_der_key
 from trailcheck.verify.layout import TrailLocation
 from trailcheck.verify.report import (
     CheckError,
@@ -55,7 +68,9 @@ from trailcheck.verify.results import TrailVerification, Window
 from trailcheck.verify.store import S3ObjectStore, StoreError
 
 CHECK_WORKERS_DIVISOR = 4
-"""Checks in parallel = max_workers // 4 (at least 1): each check then gets >= 4 readers."""
+"""Shards in parallel = max_workers // 4 (at least 1): each shard then gets >= 4 readers."""
+DASK_READERS = 16
+"""Readers per shard on a Dask worker (the worker's threads run several shards at once)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,7 @@ class VerifyOptions:
 
 
 def split_workers(max_workers: int, checks: int) -> tuple[int, int]:
-    """(checks in parallel, readers per check) with their product near `max_workers`."""
+    """(shards in parallel, readers per shard) with their product near `max_workers`."""
     outer = max(1, min(checks, max_workers // CHECK_WORKERS_DIVISOR))
     return outer, max(1, max_workers // outer)
 
@@ -130,8 +145,11 @@ def verify_logs(
     organization_id: str | None = None,
     management_account_id: str | None = None,
     skipped: Sequence[SkippedAccount] = (),
+    executor: Executor | None = None,
 ) -> VerificationReport:
-    """Verify the logs of every trail in scope (see the module doc) and report."""
+    """Verify the logs of every trail in scope (see the module doc) and report.
+
+    `executor` (default: the local thread pool) runs the shards."""
     access = {
         t.account_id: AccountAccess(t.account_id, session, t.credentials)
         for t in targets
@@ -170,8 +188,14 @@ def verify_logs(
     units = _units(scope, trails, org_id, organization_id is not None, in_scope, options)
     rings = _key_rings(scope, session, units, options)
 
-    outer, inner = split_workers(options.max_workers, len(units))
-    scope.checks += run_all(lambda u: _check(scope, u, rings, options, inner), units, outer)
+    scope.checks += _run_checks(
+        executor or LocalExecutor(),
+        LocalEnv(session, {t.account_id: t.credentials for t in targets if t.access_error is None}),
+        _entries(targets, options),
+        units,
+        rings,
+        options,
+    )
     checks, errors, summary = summarise(scope.checks, scope.errors)
     return VerificationReport(
         metadata=VerificationMetadata(
@@ -482,8 +506,111 @@ def _key_rings(
 # ----------------------------------------------------------------------------- checks
 
 
-def _check(
-    scope: _Scope, unit: _Unit, rings: dict[str, KeyRing], options: VerifyOptions, readers: int
+def _entries(targets: Sequence[AccountTarget], options: VerifyOptions) -> dict[str, AccountEntry]:
+    return {
+        t.account_id: AccountEntry(
+            t.account_id, t.role_arn, t.external_id, sts_region=options.api_region
+        )
+        for t in targets
+        if t.access_error is None
+    }
+
+
+_KeyMaterial = tuple[bytes, datetime | None, datetime | None]
+
+
+@dataclass(frozen=True)
+class _SegmentShard:
+    """One (trail, account, region, day): plain data, the keys as bytes."""
+
+    entry: AccountEntry
+    bucket: str
+    bucket_region: str
+    location: TrailLocation
+    keys: tuple[_KeyMaterial, ...]
+    start: datetime
+    end: datetime
+    day: date
+    readers: int
+
+
+@dataclass(frozen=True)
+class _SegmentError:
+    """The shard's reads stopped on an AWS or store error (as a local run would)."""
+
+    reason: str
+
+
+def _run_checks(
+    executor: Executor,
+    env: LocalEnv,
+    entries: dict[str, AccountEntry],
+    units: list[_Unit],
+    rings: dict[str, KeyRing],
+    options: VerifyOptions,
+) -> list[TrailCheck]:
+    """Every unit's day shards through `executor`, merged back into one check per unit."""
+    material = {
+        region: tuple((k.pkcs1_der, k.valid_from, k.valid_to) for k in ring.keys_loaded)
+        for region, ring in rings.items()
+    }
+    plan = [(unit, segment_days(options.start, options.end)) for unit in units]
+    shard_count = sum(len(days_) for _, days_ in plan)
+    outer, inner = split_workers(options.max_workers, shard_count)
+    if executor.name != LocalExecutor.name:
+        inner = DASK_READERS
+    shards = [
+        _SegmentShard(
+            entry=entries[unit.reader],
+            bucket=unit.trail.bucket or "",
+            bucket_region=unit.bucket_region,
+            location=_location(unit),
+            keys=material[unit.region],
+            start=options.start,
+            end=options.end,
+            day=day,
+            readers=inner,
+        )
+        for unit, days_ in plan
+        for day in days_
+    ]
+    results = iter(executor.map(_verify_shard, shards, env, parallel=outer))
+    return [_merge(unit, [next(results) for _ in days_], options) for unit, days_ in plan]
+
+
+def _location(unit: _Unit) -> TrailLocation:
+    return TrailLocation(
+        trail_arn=unit.trail.arn,
+        prefix=unit.trail.prefix,
+        account_id=unit.account_id,
+        organization_id=unit.organization_id,
+        region=unit.region,
+    )
+
+
+def _verify_shard(env: Env, shard: _SegmentShard) -> Segment | _SegmentError:
+    """Where the shard runs: read and check one day of one chain."""
+    keys = KeyRing(
+        load_der_key(der, valid_from=valid_from, valid_to=valid_to)
+        for der, valid_from, valid_to in shard.keys
+    )
+    store = S3ObjectStore(env.access(shard.entry).client("s3", shard.bucket_region), shard.bucket)
+    try:
+        return verify_segment(
+            store,
+            shard.location,
+            keys,
+            shard.start,
+            shard.end,
+            shard.day,
+            max_workers=shard.readers,
+        )
+    except (BotoCoreError, ClientError, StoreError) as exc:
+        return _SegmentError(f"verification stopped: {exc}")
+
+
+def _merge(
+    unit: _Unit, results: list[Segment | _SegmentError | ShardFailure], options: VerifyOptions
 ) -> TrailCheck:
     trail = unit.trail
     base = _base_check(trail).model_copy(
@@ -495,30 +622,22 @@ def _check(
             "note": unit.note,
         }
     )
-    location = TrailLocation(
-        trail_arn=trail.arn,
-        prefix=trail.prefix,
-        account_id=unit.account_id,
-        organization_id=unit.organization_id,
-        region=unit.region,
+    days_ = segment_days(options.start, options.end)
+    for day, result in zip(days_, results, strict=True):
+        if isinstance(result, _SegmentError):
+            return base.model_copy(update={"status": CheckStatus.ERROR, "reason": result.reason})
+        if isinstance(result, ShardFailure):
+            return base.model_copy(
+                update={
+                    "status": CheckStatus.ERROR,
+                    "reason": f"the shard for {day:%Y-%m-%d} failed for good ({result.reason}): "
+                    "this chain was not verified",
+                }
+            )
+    segments = [r for r in results if isinstance(r, Segment)]
+    result = merge_segments(
+        trail.bucket or "", _location(unit), options.start, options.end, options.now, segments
     )
-    store = S3ObjectStore(
-        scope.access[unit.reader].client("s3", unit.bucket_region), trail.bucket or ""
-    )
-    try:
-        result = verify_trail_logs(
-            store,
-            location,
-            rings[unit.region],
-            options.start,
-            options.end,
-            max_workers=readers,
-            now=options.now,
-        )
-    except (BotoCoreError, ClientError, StoreError) as exc:
-        return base.model_copy(
-            update={"status": CheckStatus.ERROR, "reason": f"verification stopped: {exc}"}
-        )
     status = CheckStatus.OK if result.ok else CheckStatus.FAILED
     return base.model_copy(
         update={"status": status, "reason": _failure_reason(result), "verification": result}
