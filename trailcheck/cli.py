@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -56,6 +58,7 @@ from trailcheck.rules import RuleSet, load_rules
 from trailcheck.snapshot import load_inventory, load_report, write_text_atomic
 
 if TYPE_CHECKING:
+    from trailcheck.scanner.executor import Executor
     from trailcheck.scanner.org import AccountSelection, RoleSpec
     from trailcheck.scanner.progress import ScanObserver
     from trailcheck.scanner.scan import AccountTarget
@@ -132,6 +135,14 @@ BaselineOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for CI).")]
 WorkersOpt = Annotated[
     int, typer.Option("--max-workers", min=1, max=256, help="Concurrent AWS work units.")
+]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where the work runs: local (a thread pool in this process) or dask://HOST:PORT "
+        "(the workers of a Dask cluster; needs trailcheck[dask]).",
+    ),
 ]
 OrgOpt = Annotated[
     bool,
@@ -297,17 +308,50 @@ def _run_scan(
     rules: RuleSet,
     org: OrgRequest | None = None,
     confirm_filters: bool = False,
+    executor: str = "local",
 ) -> Inventory:
+    from trailcheck.scanner.executor import parse_executor
     from trailcheck.scanner.session import AwsSession
 
     _regions(regions)  # a malformed --region fails before any AWS call
+    parse_executor(executor)
     try:
         session = AwsSession(profile, max_pool_connections=max(32, max_workers))
     except Exception as exc:  # botocore's ProfileNotFound and friends
         raise UserError(f"--profile: {exc}") from None
+    with _executor(executor, profile) as runner:
+        return _observed_collect(
+            session, regions, max_workers, quiet, rules, org, confirm_filters, runner
+        )
+
+
+@contextmanager
+def _executor(value: str, profile: str | None) -> Iterator[Executor]:
+    """The --executor (a Dask one is connected now and disconnected at the end)."""
+    from trailcheck.scanner.executor import open_executor
+
+    runner = open_executor(value, profile)
+    try:
+        yield runner
+    finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
+
+
+def _observed_collect(
+    session: AwsSession,
+    regions: list[str] | None,
+    max_workers: int,
+    quiet: bool,
+    rules: RuleSet,
+    org: OrgRequest | None,
+    confirm_filters: bool,
+    runner: Executor,
+) -> Inventory:
     # Progress only for a person watching: not with --quiet, not when output is piped.
     if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return _collect(session, regions, max_workers, rules, org, None, confirm_filters)
+        return _collect(session, regions, max_workers, rules, org, None, confirm_filters, runner)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -321,7 +365,14 @@ def _run_scan(
     )
     with progress:
         return _collect(
-            session, regions, max_workers, rules, org, _RichObserver(progress), confirm_filters
+            session,
+            regions,
+            max_workers,
+            rules,
+            org,
+            _RichObserver(progress),
+            confirm_filters,
+            runner,
         )
 
 
@@ -333,6 +384,7 @@ def _collect(
     org: OrgRequest | None,
     observer: ScanObserver | None,
     confirm_filters: bool = False,
+    runner: Executor | None = None,
 ) -> Inventory:
     from trailcheck.scanner.accounts import current_account
     from trailcheck.scanner.org import organization_targets
@@ -366,7 +418,7 @@ def _collect(
         partition=partition,
         confirm_filters_with_aws=confirm_filters,
     )
-    return collect(targets, session, options, observer, **extra)
+    return collect(targets, session, options, observer, executor=runner, **extra)
 
 
 def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
@@ -496,6 +548,7 @@ def scan(
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
     confirm_filters_with_aws: ConfirmFiltersOpt = False,
+    executor: ExecutorOpt = "local",
 ) -> None:
     """Scan the account of the current credentials (or, with --org, the whole organization)
     and write reports."""
@@ -507,7 +560,14 @@ def scan(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
     inventory = _run_scan(
-        profile, region, max_workers, quiet, policy.rules, org_request, confirm_filters_with_aws
+        profile,
+        region,
+        max_workers,
+        quiet,
+        policy.rules,
+        org_request,
+        confirm_filters_with_aws,
+        executor,
     )
     if snapshot is not None:
         write_text_atomic(snapshot, dump_json(inventory))
@@ -532,13 +592,21 @@ def collect(
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
     confirm_filters_with_aws: ConfirmFiltersOpt = False,
+    executor: ExecutorOpt = "local",
 ) -> None:
     """Collect the inventory only and save it as a snapshot for `trailcheck evaluate`."""
     org_request = _org_request(
         org, accounts, exclude_accounts, ou, role_name, role_path, external_id, role_arn_template
     )
     inventory = _run_scan(
-        profile, region, max_workers, quiet, load_rules(), org_request, confirm_filters_with_aws
+        profile,
+        region,
+        max_workers,
+        quiet,
+        load_rules(),
+        org_request,
+        confirm_filters_with_aws,
+        executor,
     )
     write_text_atomic(output, dump_json(inventory))
     _console(quiet).print(
@@ -768,6 +836,7 @@ def verify_logs(
     role_path: RolePathOpt = None,
     external_id: ExternalIdOpt = None,
     role_arn_template: RoleArnTemplateOpt = None,
+    executor: ExecutorOpt = "local",
 ) -> None:
     """Prove the trails' log files were not touched: verify the signed digest chains and every
     log file they list, per trail, account and region, for a time window.
@@ -776,6 +845,7 @@ def verify_logs(
     unverified, a gap, validation disabled, or not verified; 2 = bad input; 3 = could not run.
     """
     from trailcheck.reports.verification import FORMATS, parse_formats, print_verification
+    from trailcheck.scanner.executor import parse_executor
     from trailcheck.verify.run import VerifyOptions
     from trailcheck.verify.run import verify_logs as run_verification
 
@@ -788,6 +858,7 @@ def verify_logs(
     keys = _key_ring(public_key)
     names = parse_formats(format)
     requested = _regions(region)
+    parse_executor(executor)
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"--output-dir: {output_dir} exists and is not a directory")
     session = _session(profile, max_workers)
@@ -804,7 +875,8 @@ def verify_logs(
         max_workers=max_workers,
         partition=scope.partition,
     )
-    report = run_verification(scope.targets, session, options, **scope.extra)
+    with _executor(executor, profile) as runner:
+        report = run_verification(scope.targets, session, options, executor=runner, **scope.extra)
     console = _console(quiet)
     print_verification(report, console)
     for name in names:
