@@ -2,19 +2,24 @@
 
 Defaults finish in a few minutes: the organization scan at N = 10 and 50 (two regions and all
 regions), then `verify-logs` on 2,000 log files (the verifier, the command, and the AWS CLI when
-installed). `--full` runs the organization sweep N = 10, 50, 200; `--suite` picks the benchmarks.
+installed). Then verify-logs on Dask: the local pool against 1, 2 and 4 worker processes
+(skipped when Dask is not installed). `--full` runs the organization sweep N = 10, 50, 200;
+`--suite` picks the benchmarks.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 
 def cli() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--suite", default="org,verify-logs", help="comma list: org, verify-logs (default: both)"
+        "--suite",
+        default="org,verify-logs,dask",
+        help="comma list: org, verify-logs, dask (default: all)",
     )
     parser.add_argument("--sizes", default="10,50", help="comma list of organization sizes")
     parser.add_argument("--full", action="store_true", help="N = 10, 50, 200")
@@ -29,9 +34,11 @@ def cli() -> int:
     )
     args = parser.parse_args()
     suites = {s.strip() for s in args.suite.split(",") if s.strip()}
-    unknown = suites - {"org", "verify-logs"}
+    unknown = suites - {"org", "verify-logs", "dask"}
     if unknown:
-        parser.error(f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs)")
+        parser.error(
+            f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs, dask)"
+        )
     code = 0
     if "org" in suites:
         from bench.org_bench import main
@@ -49,6 +56,13 @@ def cli() -> int:
                 "--latency-ms", str(args.latency_ms),
             ]
         )  # fmt: skip
+    if "dask" in suites:
+        if importlib.util.find_spec("distributed") is None:
+            print("dask benchmark skipped: pip install 'trailcheck[dask]'")
+        else:
+            from bench.dask_bench import main as dask_main
+
+            code |= dask_main(["--files", str(min(args.verify_files, 2000))])
     return code
 
 
