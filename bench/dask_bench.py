@@ -39,6 +39,11 @@ def _noop(env: Any, shard: int) -> int:
 
 
 def _max_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, it does not inherit the
+    peak of the process a worker was forked from)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
