@@ -26,7 +26,7 @@ from trailcheck.verify import (
     load_der_key,
     verify_trail_logs,
 )
-from trailcheck.verify.chain import merge_segments, segment_days, verify_segment
+from trailcheck.verify.chain import merge_segments, segment_days, verify_segments
 from trailcheck.verify.store import FetchedObject, ListedObject
 
 HOURS = 4
@@ -455,7 +455,9 @@ def test_day_segments_merged_in_any_order_equal_one_pass(
     store = S3ObjectStore(s3, BUCKET)
 
     days = segment_days(START, end)
-    segments = [verify_segment(store, _trail(writer), keys, START, end, day) for day in days]
+    segments = [
+        s for day in days for s in verify_segments(store, _trail(writer), keys, START, end, [day])
+    ]
     merged = merge_segments(BUCKET, _trail(writer), START, end, end, reversed(segments))
 
     assert len(days) == 2

@@ -178,20 +178,24 @@ def segment_days(start: datetime, end: datetime) -> list[date]:
     return days(start, end + DIGEST_PERIOD)
 
 
-def verify_segment(
+def verify_segments(
     store: ObjectStore,
     trail: TrailLocation,
     keys: KeyRing,
     start: datetime,
     end: datetime,
-    day: date,
+    folders: Iterable[date],
     *,
     max_workers: int = DEFAULT_MAX_WORKERS,
-) -> Segment:
-    """Read and check the digests and log files of one day of the window [start, end]."""
+) -> list[Segment]:
+    """Read and check the digests and log files of some days of the window [start, end], one
+    `Segment` per day, with one pool of `max_workers` readers."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        return _read_segment(pool, 4 * max_workers, store, trail, keys, start, end, day)
+        return [
+            _read_segment(pool, 4 * max_workers, store, trail, keys, start, end, day)
+            for day in folders
+        ]
 
 
 def _read_segment(

@@ -53,7 +53,7 @@ from trailcheck.scanner.executor import (
 )
 from trailcheck.scanner.scan import AccountTarget
 from trailcheck.scanner.session import AwsSession, call
-from trailcheck.verify.chain import Segment, merge_segments, segment_days, verify_segment
+from trailcheck.verify.chain import Segment, merge_segments, segment_days, verify_segments
 from trailcheck.verify.keys import KeyRing, PublicKey, list_public_keys, load_der_key
 from trailcheck.verify.layout import TrailLocation
 from trailcheck.verify.report import (
@@ -521,7 +521,7 @@ _KeyMaterial = tuple[bytes, datetime | None, datetime | None]
 
 @dataclass(frozen=True)
 class _SegmentShard:
-    """One (trail, account, region, day): plain data, the keys as bytes."""
+    """One (trail, account, region) and some of its days: plain data, the keys as bytes."""
 
     entry: AccountEntry
     bucket: str
@@ -530,7 +530,7 @@ class _SegmentShard:
     keys: tuple[_KeyMaterial, ...]
     start: datetime
     end: datetime
-    day: date
+    days: tuple[date, ...]
     readers: int
 
 
@@ -554,10 +554,13 @@ def _run_checks(
         region: tuple((k.pkcs1_der, k.valid_from, k.valid_to) for k in ring.keys_loaded)
         for region, ring in rings.items()
     }
-    plan = [(unit, segment_days(options.start, options.end)) for unit in units]
-    shard_count = sum(len(days_) for _, days_ in plan)
-    outer, inner = split_workers(options.max_workers, shard_count)
-    if executor.name != LocalExecutor.name:
+    days_ = tuple(segment_days(options.start, options.end))
+    # On Dask a shard is one day (many small tasks spread over the workers); locally one shard
+    # covers a check's days with one pool, so its readers never idle on a short day.
+    local = executor.name == LocalExecutor.name
+    groups = [days_] if local else [(day,) for day in days_]
+    outer, inner = split_workers(options.max_workers, len(units) * len(groups))
+    if not local:
         inner = DASK_READERS
     shards = [
         _SegmentShard(
@@ -568,14 +571,14 @@ def _run_checks(
             keys=material[unit.region],
             start=options.start,
             end=options.end,
-            day=day,
+            days=group,
             readers=inner,
         )
-        for unit, days_ in plan
-        for day in days_
+        for unit in units
+        for group in groups
     ]
     results = iter(executor.map(_verify_shard, shards, env, parallel=outer))
-    return [_merge(unit, [next(results) for _ in days_], options) for unit, days_ in plan]
+    return [_merge(unit, [next(results) for _ in groups], options) for unit in units]
 
 
 def _location(unit: _Unit) -> TrailLocation:
@@ -588,21 +591,21 @@ def _location(unit: _Unit) -> TrailLocation:
     )
 
 
-def _verify_shard(env: Env, shard: _SegmentShard) -> Segment | _SegmentError:
-    """Where the shard runs: read and check one day of one chain."""
+def _verify_shard(env: Env, shard: _SegmentShard) -> list[Segment] | _SegmentError:
+    """Where the shard runs: read and check its days of one chain."""
     keys = KeyRing(
         load_der_key(der, valid_from=valid_from, valid_to=valid_to)
         for der, valid_from, valid_to in shard.keys
     )
     store = S3ObjectStore(env.access(shard.entry).client("s3", shard.bucket_region), shard.bucket)
     try:
-        return verify_segment(
+        return verify_segments(
             store,
             shard.location,
             keys,
             shard.start,
             shard.end,
-            shard.day,
+            shard.days,
             max_workers=shard.readers,
         )
     except (BotoCoreError, ClientError, StoreError) as exc:
@@ -610,7 +613,7 @@ def _verify_shard(env: Env, shard: _SegmentShard) -> Segment | _SegmentError:
 
 
 def _merge(
-    unit: _Unit, results: list[Segment | _SegmentError | ShardFailure], options: VerifyOptions
+    unit: _Unit, results: list[list[Segment] | _SegmentError | ShardFailure], options: VerifyOptions
 ) -> TrailCheck:
     trail = unit.trail
     base = _base_check(trail).model_copy(
@@ -622,19 +625,18 @@ def _merge(
             "note": unit.note,
         }
     )
-    days_ = segment_days(options.start, options.end)
-    for day, result in zip(days_, results, strict=True):
+    for result in results:
         if isinstance(result, _SegmentError):
             return base.model_copy(update={"status": CheckStatus.ERROR, "reason": result.reason})
         if isinstance(result, ShardFailure):
             return base.model_copy(
                 update={
                     "status": CheckStatus.ERROR,
-                    "reason": f"the shard for {day:%Y-%m-%d} failed for good ({result.reason}): "
-                    "this chain was not verified",
+                    "reason": f"a shard of this check failed for good ({result.reason}): the "
+                    "chain was not verified",
                 }
             )
-    segments = [r for r in results if isinstance(r, Segment)]
+    segments = [segment for result in results if isinstance(result, list) for segment in result]
     result = merge_segments(
         trail.bucket or "", _location(unit), options.start, options.end, options.now, segments
     )
