@@ -336,3 +336,18 @@ def test_a_shard_its_worker_cannot_enter_is_error_never_a_gap(
     assert remote.keys() == local.keys() and len(remote) > 5
     assert set(remote.values()) == {Status.ERROR}
     assert Status.ERROR not in local.values()
+
+
+def test_workers_never_read_their_own_account_in_place_of_another(
+    stack: Stack, aws: AwsSession
+) -> None:
+    scope = _scope(AwsSession())
+    prod_a = stack.world.accounts["prod-a"]
+    # Entered by the client, but with no role for the workers: they would use their own chain,
+    # which is the management account's. They must refuse, not scan management as prod-a.
+    (target,) = [replace(t, role_arn=None) for t in scope.targets if t.account_id == prod_a]
+    inventory, _ = _scan(stack.dask, replace(scope, targets=[target]))
+
+    trails = inventory.accounts[prod_a].trail_arns
+    assert isinstance(trails, Unknown) and trails.error_code == "ShardFailed"
+    assert f"worker credentials are for account {stack.world.management}" in trails.message

@@ -32,7 +32,7 @@ from trailcheck.errors import ScanError, UserError
 from trailcheck.model import Unknown
 from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.executor import AccountEntry, Env, LocalEnv, ShardFailure
-from trailcheck.scanner.session import ApiMeter, AwsSession, Credentials
+from trailcheck.scanner.session import ApiMeter, AwsSession, Credentials, call
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,6 +83,7 @@ class WorkerEnv:
         self._pool = max_pool_connections
         self._session: AwsSession | None = None
         self._entered: dict[AccountEntry, tuple[float, Credentials]] = {}
+        self._own_account: str | None = None
         self._lock = threading.Lock()
 
     @property
@@ -96,8 +97,33 @@ class WorkerEnv:
     def access(self, entry: AccountEntry) -> AccountAccess:
         session = self.session
         if entry.role_arn is None:
+            # The caller's own account, read with the worker's own chain: refuse to read
+            # another account in its place when the worker's credentials are not the caller's.
+            own = self._own(session, entry)
+            if own != entry.account_id:
+                raise EnterError(
+                    f"worker credentials are for account {own}, not {entry.account_id}: give "
+                    "the workers credentials of the caller's account"
+                )
             return AccountAccess(entry.account_id, session, None)
         return AccountAccess(entry.account_id, session, self._credentials(session, entry))
+
+    def _own(self, session: AwsSession, entry: AccountEntry) -> str:
+        with self._lock:
+            known = self._own_account
+        if known is not None:
+            return known
+        token = _TASK_CALLS.set(None)  # the worker's cost, not the shard's
+        try:
+            answer = call(session.client("sts", entry.sts_region), "GetCallerIdentity")
+        finally:
+            _TASK_CALLS.reset(token)
+        if not isinstance(answer, dict):
+            reason = answer.describe() if isinstance(answer, Unknown) else "empty answer"
+            raise EnterError(f"worker cannot identify its own credentials: {reason}")
+        with self._lock:
+            self._own_account = str(answer["Account"])
+        return str(answer["Account"])
 
     def _credentials(self, session: AwsSession, entry: AccountEntry) -> Credentials:
         from trailcheck.scanner.org import assume_role
