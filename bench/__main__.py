@@ -2,14 +2,17 @@
 
 Defaults finish in a few minutes: the organization scan at N = 10 and 50 (two regions and all
 regions), then `verify-logs` on 2,000 log files (the verifier, the command, and the AWS CLI when
-installed), the `scan --who` lookup stage on 200 accounts with 10 % failing resources, then the
-fault run (N = 50 through a fault-injecting proxy, 3 seeds, against a clean run). `--full` runs
-the organization sweep N = 10, 50, 200; `--suite` picks the benchmarks.
+installed), the `scan --who` lookup stage on 200 accounts with 10 % failing resources, the
+fault run (N = 50 through a fault-injecting proxy, 3 seeds, against a clean run), then
+verify-logs on Dask: the local pool against 1, 2 and 4 worker processes (skipped when Dask is
+not installed). `--full` runs the organization sweep N = 10, 50, 200; `--suite` picks the
+benchmarks.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 
@@ -17,8 +20,8 @@ def cli() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--suite",
-        default="org,verify-logs,who,faults",
-        help="comma list: org, verify-logs, who, faults (default: all)",
+        default="org,verify-logs,who,faults,dask",
+        help="comma list: org, verify-logs, who, faults, dask (default: all)",
     )
     parser.add_argument("--sizes", default="10,50", help="comma list of organization sizes")
     parser.add_argument("--full", action="store_true", help="N = 10, 50, 200")
@@ -34,10 +37,11 @@ def cli() -> int:
     )
     args = parser.parse_args()
     suites = {s.strip() for s in args.suite.split(",") if s.strip()}
-    unknown = suites - {"org", "verify-logs", "who", "faults"}
+    unknown = suites - {"org", "verify-logs", "who", "faults", "dask"}
     if unknown:
         parser.error(
-            f"--suite: unknown {sorted(unknown)[0]!r} (choose from org, verify-logs, who, faults)"
+            f"--suite: unknown {sorted(unknown)[0]!r} "
+            "(choose from org, verify-logs, who, faults, dask)"
         )
     code = 0
     if "org" in suites:
@@ -66,6 +70,13 @@ def cli() -> int:
         from bench.fault_bench import main as fault_main
 
         code |= fault_main(["--accounts", "50", "--max-workers", str(args.max_workers)])
+    if "dask" in suites:
+        if importlib.util.find_spec("distributed") is None:
+            print("dask benchmark skipped: pip install 'trailcheck[dask]'")
+        else:
+            from bench.dask_bench import main as dask_main
+
+            code |= dask_main(["--files", str(min(args.verify_files, 2000))])
     return code
 
 

@@ -23,6 +23,8 @@ EXTRA_ONLY = {
     "sqlalchemy": "trailcheck/history/",  # [history]
     "alembic": "trailcheck/history/",
     "psycopg": "trailcheck/history/",
+    "distributed": "trailcheck/scanner/dask_executor.py",  # [dask]
+    "dask": "trailcheck/scanner/dask_executor.py",
 }
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -64,6 +65,7 @@ from trailcheck.rules import RuleSet, load_rules
 from trailcheck.snapshot import load_inventory, load_report, write_text_atomic
 
 if TYPE_CHECKING:
+    from trailcheck.scanner.executor import Executor
     from trailcheck.scanner.org import AccountSelection, RoleSpec
     from trailcheck.scanner.progress import ScanObserver
     from trailcheck.scanner.scan import AccountTarget
@@ -149,6 +151,14 @@ StrictOpt = Annotated[
 ]
 WorkersOpt = Annotated[
     int, typer.Option("--max-workers", min=1, max=256, help="Concurrent AWS work units.")
+]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where the work runs: local (a thread pool in this process) or dask://HOST:PORT "
+        "(the workers of a Dask cluster; needs trailcheck[dask]).",
+    ),
 ]
 OrgOpt = Annotated[
     bool,
@@ -373,17 +383,53 @@ def _run_scan(
     org: OrgRequest | None = None,
     confirm_filters: bool = False,
     who: WhoRequest | None = None,
+    executor: str = "local",
 ) -> Inventory:
+    from trailcheck.scanner.executor import parse_executor
     from trailcheck.scanner.session import AwsSession
 
     _regions(regions)  # a malformed --region fails before any AWS call
+    parse_executor(executor)
     try:
         session = AwsSession(profile, max_pool_connections=max(32, max_workers))
     except Exception as exc:  # botocore's ProfileNotFound and friends
         raise UserError(f"--profile: {exc}") from None
+    with _executor(executor, profile) as runner:
+        return _observed_collect(
+            session, regions, max_workers, quiet, rules, org, confirm_filters, who, runner
+        )
+
+
+@contextmanager
+def _executor(value: str, profile: str | None) -> Iterator[Executor]:
+    """The --executor (a Dask one is connected now and disconnected at the end)."""
+    from trailcheck.scanner.executor import open_executor
+
+    runner = open_executor(value, profile)
+    try:
+        yield runner
+    finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
+
+
+def _observed_collect(
+    session: AwsSession,
+    regions: list[str] | None,
+    max_workers: int,
+    quiet: bool,
+    rules: RuleSet,
+    org: OrgRequest | None,
+    confirm_filters: bool,
+    who: WhoRequest | None,
+    runner: Executor,
+) -> Inventory:
     # Progress only for a person watching: not with --quiet, not when output is piped.
     if quiet or not (sys.stdout.isatty() and sys.stderr.isatty()):
-        return _interruptible(session, regions, max_workers, rules, org, None, confirm_filters, who)
+        return _interruptible(
+            session, regions, max_workers, rules, org, None, confirm_filters, who, runner
+        )
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -405,6 +451,7 @@ def _run_scan(
             _RichObserver(progress),
             confirm_filters,
             who,
+            runner,
         )
 
 
@@ -417,13 +464,16 @@ def _interruptible(
     observer: ScanObserver | None,
     confirm_filters: bool,
     who: WhoRequest | None,
+    runner: Executor,
 ) -> Inventory:
     """`_collect`; Ctrl-C ends it with one line saying where it stopped (no report)."""
     from trailcheck.scanner.progress import StageLog
 
     log = StageLog(observer)
     try:
-        return _collect(session, regions, max_workers, rules, org, log, confirm_filters, who)
+        return _collect(
+            session, regions, max_workers, rules, org, log, confirm_filters, who, runner
+        )
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted {log.describe()}; no report written") from None
 
@@ -437,6 +487,7 @@ def _collect(
     observer: ScanObserver | None,
     confirm_filters: bool = False,
     who: WhoRequest | None = None,
+    runner: Executor | None = None,
 ) -> Inventory:
     from trailcheck.scanner.accounts import current_account
     from trailcheck.scanner.org import organization_targets
@@ -470,7 +521,7 @@ def _collect(
         partition=partition,
         confirm_filters_with_aws=confirm_filters,
     )
-    inventory = collect(targets, session, options, observer, **extra)
+    inventory = collect(targets, session, options, observer, executor=runner, **extra)
     if who is not None:
         if observer is not None:
             observer.stage("who changed it (LookupEvents)", 1)
@@ -664,6 +715,7 @@ def scan(
             "postgresql://...) for `trailcheck audit`; needs trailcheck[history].",
         ),
     ] = None,
+    executor: ExecutorOpt = "local",
 ) -> None:
     """Scan the account of the current credentials (or, with --org, the whole organization)
     and write reports."""
@@ -688,6 +740,7 @@ def scan(
         org_request,
         confirm_filters_with_aws,
         who_request,
+        executor,
     )
     if snapshot is not None:
         write_file("--snapshot", snapshot, dump_json(inventory))
@@ -718,6 +771,7 @@ def collect(
     confirm_filters_with_aws: ConfirmFiltersOpt = False,
     who: WhoOpt = False,
     who_budget: WhoBudgetOpt = None,
+    executor: ExecutorOpt = "local",
 ) -> None:
     """Collect the inventory only and save it as a snapshot for `trailcheck evaluate`."""
     rules = load_rules()
@@ -735,6 +789,7 @@ def collect(
         org_request,
         confirm_filters_with_aws,
         who_request,
+        executor,
     )
     write_file("--output", output, dump_json(inventory))
     _console(quiet).print(
@@ -982,6 +1037,7 @@ def verify_logs(
             "file (read in the same pass: one download).",
         ),
     ] = None,
+    executor: ExecutorOpt = "local",
 ) -> None:
     """Prove the trails' log files were not touched: verify the signed digest chains and every
     log file they list, per trail, account and region, for a time window.
@@ -990,6 +1046,7 @@ def verify_logs(
     unverified, a gap, validation disabled, or not verified; 2 = bad input; 3 = could not run.
     """
     from trailcheck.reports.verification import FORMATS, parse_formats, print_verification
+    from trailcheck.scanner.executor import parse_executor
     from trailcheck.verify.run import VerifyOptions
     from trailcheck.verify.run import verify_logs as run_verification
 
@@ -1002,6 +1059,11 @@ def verify_logs(
     keys = _key_ring(public_key)
     names = parse_formats(format)
     requested = _regions(region)
+    parse_executor(executor)
+    if extract_events is not None and executor != "local":
+        raise UserError(
+            "--extract-events: reads the log files in this process; use --executor local"
+        )
     check_writable_dir("--output-dir", output_dir)
     session = _session(profile, max_workers)
     api_region = (requested or (None,))[0] or session.default_region or "us-east-1"
@@ -1019,7 +1081,8 @@ def verify_logs(
         partition=scope.partition,
         on_records=extraction.add if extraction is not None else None,
     )
-    report = run_verification(scope.targets, session, options, **scope.extra)
+    with _executor(executor, profile) as runner:
+        report = run_verification(scope.targets, session, options, executor=runner, **scope.extra)
     if extraction is not None and extract_events is not None:
         from trailcheck.changes.logfiles import jsonl
 

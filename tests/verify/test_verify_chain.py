@@ -26,6 +26,7 @@ from trailcheck.verify import (
     load_der_key,
     verify_trail_logs,
 )
+from trailcheck.verify.chain import merge_segments, segment_days, verify_segments
 from trailcheck.verify.store import FetchedObject, ListedObject
 
 HOURS = 4
@@ -439,3 +440,31 @@ def test_listing_refused_is_never_ok(signing_key: rsa.RSAPrivateKey) -> None:
     assert not result.ok
     listing = [p for p in result.problems if p.kind == "listing"]
     assert listing and all("AccessDenied" in p.reason for p in listing)
+
+
+def test_day_segments_merged_in_any_order_equal_one_pass(
+    s3: Any, writer: CloudTrailWriter, signing_key: Any
+) -> None:
+    """Shards verify one day-folder each; the merge checks the chain across midnight."""
+    first = writer.write_hours(FIRST_END, 2, LOGS_PER_HOUR)
+    late = writer.write_log(first[-1].end + timedelta(minutes=20))  # 23:21, listed after midnight
+    writer.write_digest(first[-1].end, first[-1].end + timedelta(hours=1), [late],
+                        previous_hash="ab" * 32)  # fmt: skip
+    end = first[-1].end + timedelta(hours=1)
+    keys = KeyRing([load_der_key(pkcs1_der(signing_key))])
+    store = S3ObjectStore(s3, BUCKET)
+
+    days = segment_days(START, end)
+    segments = [
+        s for day in days for s in verify_segments(store, _trail(writer), keys, START, end, [day])
+    ]
+    merged = merge_segments(BUCKET, _trail(writer), START, end, end, reversed(segments))
+
+    assert len(days) == 2
+    assert merged == _verify(s3, writer, signing_key, end=end, now=end)
+    (problem,) = merged.problems  # the link broken across midnight, seen by neither day alone
+    assert problem.s3_key == first[-1].key and "previousDigestHashValue" in problem.reason
+    assert merged.log_files_valid == 2 * LOGS_PER_HOUR + 1  # the 23:21 file, listed next day
+    assert merged.log_files_not_listed == 0
+    # The day folder alone could not tell: its digests do not list the file, the next day's do.
+    assert [[key for key, _ in s.unlisted] for s in segments] == [[late.key], []]

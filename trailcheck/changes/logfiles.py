@@ -19,7 +19,7 @@ from typing import Any
 from trailcheck.changes.catalog import CHANGE_EVENTS, short_name
 from trailcheck.changes.model import ChangeEvent
 from trailcheck.verify.chain import log_files_in_window
-from trailcheck.verify.layout import TrailLocation
+from trailcheck.verify.layout import TrailLocation, days
 from trailcheck.verify.logfile import LogFormatError, hash_gzip_stream
 from trailcheck.verify.results import Problem
 from trailcheck.verify.store import ObjectNotFound, ObjectStore, StoreError
@@ -152,7 +152,9 @@ def extract_events(
     result = Extraction()
     keys: list[str] = []
     for location in locations:
-        for key, _ in log_files_in_window(store, location, start, end, result.problems):
+        for key, _ in log_files_in_window(
+            store, location, start, end, days(start, end), result.problems
+        ):
             keys.append(key)
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         for found in pool.map(lambda k: _read_one(store, k, keep), keys):

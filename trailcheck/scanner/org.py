@@ -339,7 +339,9 @@ def organization_targets(
             if isinstance(creds, Unknown):
                 target = AccountTarget(**common, access_error=creds)
             else:
-                target = AccountTarget(**common, credentials=creds)
+                target = AccountTarget(
+                    **common, credentials=creds, role_arn=role_arn, external_id=role.external_id
+                )
         observer.advance()
         return target
 

@@ -14,10 +14,11 @@ Work is done in stages so that every shared thing is read once:
 5. optionally (--confirm-filters-with-aws) each distinct filter pattern once through
    logs:TestMetricFilter.
 
-The main thread merges results; worker threads only call collectors and return values. A work
-unit that raises an unexpected exception (a bug, a response no collector expected) does not
-crash the scan: the account whose access ran it gets that error as its access error (with the
-exception type), so every rule says ERROR for it, and the unit's facts become unknown.
+The main thread merges results; work units only call collectors and return values. Each unit
+is a shard (plain data naming the accounts to enter) run by the `Executor` (a thread pool here,
+or Dask workers): stage 1 is one shard per account (its own view), the later stages one shard per
+shared resource, read once from its owner. The merged inventory is judged once, in this process.
+A shard that fails for good leaves its facts unknown (rules say ERROR), never a silent gap.
 """
 
 from __future__ import annotations
@@ -56,8 +57,14 @@ from trailcheck.scanner.collectors import (
     s3,
     sns,
 )
-from trailcheck.scanner.collectors.base import AccountAccess
-from trailcheck.scanner.executor import run_all
+from trailcheck.scanner.executor import (
+    AccountEntry,
+    Env,
+    Executor,
+    LocalEnv,
+    LocalExecutor,
+    ShardFailure,
+)
 from trailcheck.scanner.progress import ScanObserver, SilentObserver
 from trailcheck.scanner.session import AwsSession, Credentials
 
@@ -77,6 +84,9 @@ ALL_COLLECTIONS = frozenset(
 # Collections that hang off the trails: listing the trails is needed for any of them.
 _TRAIL_DEPENDENT = frozenset(ALL_COLLECTIONS - {"regions"})
 
+# Stages the progress display shows even when they have nothing to do.
+_ALWAYS_SHOWN = frozenset({"accounts", "trails", "resources"})
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -91,6 +101,10 @@ class AccountTarget:
     organization_id: str | None = None
     ou_path: str | None = None
     access_error: Unknown | None = None
+    # How a process other than this one enters the account (--executor dask://): the role to
+    # assume (None: its own credentials). Credentials themselves never leave this process.
+    role_arn: str | None = None
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,48 +137,51 @@ def collect(
     organization_id: str | None = None,
     management_account_id: str | None = None,
     skipped: Sequence[SkippedAccount] = (),
+    executor: Executor | None = None,
 ) -> Inventory:
     """Scan `targets` read-only and return everything seen, unknowns included.
 
     An organization scan passes the organization's ids and the accounts it skipped (not
-    ACTIVE) so the inventory records them.
+    ACTIVE) so the inventory records them. `executor` (default: the local thread pool) runs
+    the work units.
     """
     observer = observer or SilentObserver()
     started = datetime.now(UTC)
-    access = {
-        t.account_id: AccountAccess(t.account_id, session, t.credentials)
-        for t in targets
-        if t.access_error is None
-    }
     reachable = [t for t in targets if t.access_error is None]
-
-    crashes: dict[str, Unknown] = {}  # account id → the first unexpected error of its work
-    views = _stage(
-        observer,
-        "accounts",
-        reachable,
-        options,
-        lambda t: _view(access[t.account_id], options),
-        crashes=crashes,
-        owner=lambda t: t.account_id,
-        fallback=lambda t, unknown: _AccountView(unknown, unknown, unknown),
+    run = _Run(
+        observer=observer,
+        options=options,
+        executor=executor or LocalExecutor(),
+        env=LocalEnv(session, {t.account_id: t.credentials for t in reachable}),
+        entries={
+            t.account_id: AccountEntry(
+                t.account_id, t.role_arn, t.external_id, sts_region=options.api_region
+            )
+            for t in reachable
+        },
     )
-    view_of = {t.account_id: v for t, v in zip(reachable, views, strict=True) if v is not None}
 
-    trails = _collect_trails(observer, view_of, access, options, crashes)
+    views = run.stage("accounts", _view, [(run.entries[t.account_id], options) for t in reachable])
+    view_of = {
+        t.account_id: v if isinstance(v, _AccountView) else _failed_view(v, options)
+        for t, v in zip(reachable, views, strict=True)
+    }
+    # An account whose own view failed for good (a crash, a worker lost past its retries)
+    # could not be entered as far as the rules go: every rule says ERROR for it, with why.
+    crashes = {
+        t.account_id: _shard_unknown(v)
+        for t, v in zip(reachable, views, strict=True)
+        if isinstance(v, ShardFailure)
+    }
+
+    trails = _collect_trails(run, view_of)
     owners = _bucket_owners(view_of)
-    buckets, keys, groups = _collect_resources(observer, trails, owners, access, options, crashes)
+    buckets, keys, groups = _collect_resources(run, trails, owners)
     scoped = {
         account_id: _scope_regions(view.regions, options) for account_id, view in view_of.items()
     }
-    alarms, topics, event_rules, listings = _collect_monitoring(
-        observer, groups, scoped, access, options, crashes
-    )
-    filter_tests = (
-        _confirm_filters(observer, groups, access, options, crashes)
-        if options.confirm_filters_with_aws
-        else None
-    )
+    alarms, topics, event_rules, listings = _collect_monitoring(run, groups, scoped)
+    filter_tests = _confirm_filters(run, groups) if options.confirm_filters_with_aws else None
 
     accounts = {}
     for target in targets:
@@ -209,50 +226,35 @@ def collect(
 
 
 @dataclass(frozen=True)
-class _Crash:
-    """A work unit that raised: the exception as an unknown fact."""
+class _Run:
+    """One scan's plumbing: who observes, what runs the shards, how accounts are entered."""
 
-    unknown: Unknown
+    observer: ScanObserver
+    options: ScanOptions
+    executor: Executor
+    env: LocalEnv
+    entries: dict[str, AccountEntry]
+
+    def stage(
+        self, name: str, fn: Callable[[Env, T], R], shards: Sequence[T]
+    ) -> list[R | ShardFailure]:
+        if not shards and name not in _ALWAYS_SHOWN:
+            return []
+        self.observer.stage(name, len(shards))
+        if not shards:
+            return []
+        return self.executor.map(
+            fn,
+            shards,
+            self.env,
+            parallel=self.options.max_workers,
+            on_done=self.observer.advance,
+        )
 
 
-def _stage(
-    observer: ScanObserver,
-    name: str,
-    items: Sequence[T],
-    options: ScanOptions,
-    fn: Callable[[T], R],
-    *,
-    crashes: dict[str, Unknown],
-    owner: Callable[[T], str],
-    fallback: Callable[[T, Unknown], R | None] = lambda item, unknown: None,
-) -> list[R | None]:
-    """`fn` over `items` on the worker pool, results in order. A unit that raises is recorded
-    in `crashes` against the account `owner(item)` whose access ran it, and its result is
-    `fallback(item, unknown)` (default None: nothing seen)."""
-    observer.stage(name, len(items))
-
-    def unit(item: T) -> R | _Crash:
-        try:
-            result: R | _Crash = fn(item)
-        except Exception as exc:  # a bug or an unexpected response: one account, not the scan
-            result = _Crash(
-                Unknown(
-                    operation=f"trailcheck:collect {name}",
-                    error_code=type(exc).__name__,
-                    message=" ".join(str(exc).split())[:300],
-                )
-            )
-        observer.advance()
-        return result
-
-    results: list[R | None] = []
-    for item, result in zip(items, run_all(unit, items, options.max_workers), strict=True):
-        if isinstance(result, _Crash):
-            crashes.setdefault(owner(item), result.unknown)
-            results.append(fallback(item, result.unknown))
-        else:
-            results.append(result)
-    return results
+def _shard_unknown(failure: ShardFailure) -> Unknown:
+    """What a fact a failed shard should have read becomes: unknown, with the reason."""
+    return Unknown(operation="trailcheck:shard", error_code="ShardFailed", message=failure.reason)
 
 
 def _scope_regions(
@@ -266,7 +268,9 @@ def _scope_regions(
     return tuple(sorted(set(options.regions) & set(enabled)))
 
 
-def _view(access: AccountAccess, options: ScanOptions) -> _AccountView:
+def _view(env: Env, shard: tuple[AccountEntry, ScanOptions]) -> _AccountView:
+    entry, options = shard
+    access = env.access(entry)
     wanted = options.collections
     enabled: tuple[str, ...] | Unknown = ()
     if "regions" in wanted or options.regions is None:
@@ -278,13 +282,16 @@ def _view(access: AccountAccess, options: ScanOptions) -> _AccountView:
     return _AccountView(regions=enabled, trails=trail_map, bucket_names=names)
 
 
-def _collect_trails(
-    observer: ScanObserver,
-    view_of: dict[str, _AccountView],
-    access: dict[str, AccountAccess],
-    options: ScanOptions,
-    crashes: dict[str, Unknown],
-) -> dict[str, Trail]:
+def _failed_view(failure: ShardFailure, options: ScanOptions) -> _AccountView:
+    unknown = _shard_unknown(failure)
+    return _AccountView(
+        regions=unknown,
+        trails=unknown,
+        bucket_names=unknown if "buckets" in options.collections else None,
+    )
+
+
+def _collect_trails(run: _Run, view_of: dict[str, _AccountView]) -> dict[str, Trail]:
     # Each trail is read by one account: its owner when scanned, else the first that sees it.
     reader: dict[str, tuple[str, str]] = {}
     for account_id, view in sorted(view_of.items()):
@@ -292,37 +299,38 @@ def _collect_trails(
             continue
         for arn, home in view.trails.items():
             owner = arn.split(":")[4]
-            if arn not in reader or (owner == account_id and owner in access):
+            if arn not in reader or (owner == account_id and owner in run.entries):
                 reader[arn] = (account_id, home)
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for arn, (account_id, home) in sorted(reader.items()):
         groups[(account_id, home)].append(arn)
+    shards = [
+        (run.entries[account_id], home, tuple(groups[(account_id, home)]))
+        for account_id, home in sorted(groups)
+    ]
+    results = run.stage("trails", _read_trails, shards)
+    trails: dict[str, Trail] = {}
+    for (_, home, arns), result in zip(shards, results, strict=True):
+        if isinstance(result, ShardFailure):
+            result = [_undescribed_trail(arn, home, _shard_unknown(result)) for arn in arns]
+        trails.update((t.arn, t) for t in result)
+    return trails
 
-    def read_group(key: tuple[str, str]) -> list[Trail]:
-        account_id, home = key
-        described = cloudtrail.describe_trails(access[account_id], home, groups[key])
-        if isinstance(described, Unknown):
-            return [_undescribed_trail(arn, home, described) for arn in groups[key]]
-        return [
-            cloudtrail.collect_trail(access[account_id], described[arn], home)
-            if arn in described
-            else _undescribed_trail(
-                arn, home, Unknown(operation="cloudtrail:DescribeTrails", error_code="NotReturned")
-            )
-            for arn in groups[key]
-        ]
 
-    results = _stage(
-        observer,
-        "trails",
-        sorted(groups),
-        options,
-        read_group,
-        crashes=crashes,
-        owner=lambda key: key[0],
-        fallback=lambda key, unknown: [_undescribed_trail(a, key[1], unknown) for a in groups[key]],
-    )
-    return {t.arn: t for group in results for t in group or ()}
+def _read_trails(env: Env, shard: tuple[AccountEntry, str, tuple[str, ...]]) -> list[Trail]:
+    entry, home, arns = shard
+    access = env.access(entry)
+    described = cloudtrail.describe_trails(access, home, list(arns))
+    if isinstance(described, Unknown):
+        return [_undescribed_trail(arn, home, described) for arn in arns]
+    return [
+        cloudtrail.collect_trail(access, described[arn], home)
+        if arn in described
+        else _undescribed_trail(
+            arn, home, Unknown(operation="cloudtrail:DescribeTrails", error_code="NotReturned")
+        )
+        for arn in arns
+    ]
 
 
 def _undescribed_trail(arn: str, home: str, unknown: Unknown) -> Trail:
@@ -349,31 +357,39 @@ def _bucket_owners(view_of: dict[str, _AccountView]) -> dict[str, str]:
     return owners
 
 
+@dataclass(frozen=True)
+class _ResourceShard:
+    """One shared resource, read once by `entry` (its owner when scanned)."""
+
+    kind: str  # bucket, key, log_group, account_pab
+    ident: str
+    entry: AccountEntry
+    owner: str | None = None  # buckets: the scanned account that owns it
+    metric_filters: bool = False
+
+
 def _collect_resources(
-    observer: ScanObserver,
-    trails: dict[str, Trail],
-    bucket_owners: dict[str, str],
-    access: dict[str, AccountAccess],
-    options: ScanOptions,
-    crashes: dict[str, Unknown],
+    run: _Run, trails: dict[str, Trail], bucket_owners: dict[str, str]
 ) -> tuple[dict[str, Bucket], dict[str, KmsKey], dict[str, LogGroup]]:
-    wanted = options.collections
+    wanted = run.options.collections
     # (kind, id) → the account whose access reads it
     units: dict[tuple[str, str], str] = {}
     for trail in trails.values():
-        fallback = trail.account_id if trail.account_id in access else next(iter(access))
+        fallback = trail.account_id if trail.account_id in run.entries else next(iter(run.entries))
         if "buckets" in wanted and trail.s3_bucket_name:
             owner = bucket_owners.get(trail.s3_bucket_name)
             units.setdefault(("bucket", trail.s3_bucket_name), owner or fallback)
         if "kms_keys" in wanted and trail.kms_key_id:
             key_arn = trail.kms_key_arn or ""
             key_account = key_arn.split(":")[4]
-            units.setdefault(("key", key_arn), key_account if key_account in access else fallback)
+            units.setdefault(
+                ("key", key_arn), key_account if key_account in run.entries else fallback
+            )
         if wanted & {"log_groups", "metric_filters"} and trail.cloudwatch_logs_log_group_arn:
             arn = trail.cloudwatch_logs_log_group_arn
             group_account = arn.split(":")[4]
             units.setdefault(
-                ("log_group", arn), group_account if group_account in access else fallback
+                ("log_group", arn), group_account if group_account in run.entries else fallback
             )
 
     # The account-level Public Access Block: once per account owning a trail's bucket.
@@ -381,36 +397,22 @@ def _collect_resources(
         if kind == "bucket" and ident in bucket_owners:
             units.setdefault(("account_pab", account_id), account_id)
 
-    def read(
-        unit: tuple[tuple[str, str], str],
-    ) -> Bucket | KmsKey | LogGroup | tuple[str, PublicAccessBlock | Unknown | None]:
-        (kind, ident), account_id = unit
-        reader = access[account_id]
-        if kind == "account_pab":
-            return (ident, s3.account_public_access_block(reader, ident))
-        if kind == "bucket":
-            owner: str | Unknown = bucket_owners.get(ident) or Unknown(
-                operation="s3:ListBuckets",
-                error_code="OwnerNotScanned",
-                message="no scanned account owns this bucket",
-            )
-            return s3.collect_bucket(reader, ident, owner)
-        if kind == "key":
-            return kms.collect_key(reader, ident)
-        with_filters = "metric_filters" in wanted
-        if ident.split(":")[4] != account_id:  # another account's access would see it absent
-            return logs.unreadable_log_group(ident, metric_filters=with_filters)
-        return logs.collect_log_group(reader, ident, metric_filters=with_filters)
-
-    results = _stage(
-        observer,
-        "resources",
-        sorted(units.items()),
-        options,
-        read,
-        crashes=crashes,
-        owner=lambda unit: unit[1],
-    )
+    shards = [
+        _ResourceShard(
+            kind=kind,
+            ident=ident,
+            entry=run.entries[account_id],
+            owner=bucket_owners.get(ident) if kind == "bucket" else None,
+            metric_filters="metric_filters" in wanted,
+        )
+        for (kind, ident), account_id in sorted(units.items())
+    ]
+    results = [
+        _failed_resource(shard, result) if isinstance(result, ShardFailure) else result
+        for shard, result in zip(
+            shards, run.stage("resources", _read_resource, shards), strict=True
+        )
+    ]
     account_pabs = dict(r for r in results if isinstance(r, tuple))
     buckets = {
         r.name: r.model_copy(
@@ -426,6 +428,72 @@ def _collect_resources(
     return buckets, keys, groups
 
 
+_Resource = Bucket | KmsKey | LogGroup | tuple[str, PublicAccessBlock | Unknown | None]
+
+
+def _read_resource(env: Env, shard: _ResourceShard) -> _Resource:
+    reader = env.access(shard.entry)
+    if shard.kind == "account_pab":
+        return (shard.ident, s3.account_public_access_block(reader, shard.ident))
+    if shard.kind == "bucket":
+        return s3.collect_bucket(reader, shard.ident, shard.owner or _owner_not_scanned())
+    if shard.kind == "key":
+        return kms.collect_key(reader, shard.ident)
+    if shard.ident.split(":")[4] != shard.entry.account_id:
+        # Not scanned: another account's access would see it absent. Unknown, never asked.
+        return logs.unreadable_log_group(shard.ident, metric_filters=shard.metric_filters)
+    return logs.collect_log_group(reader, shard.ident, metric_filters=shard.metric_filters)
+
+
+def _owner_not_scanned() -> Unknown:
+    return Unknown(
+        operation="s3:ListBuckets",
+        error_code="OwnerNotScanned",
+        message="no scanned account owns this bucket",
+    )
+
+
+def _failed_resource(shard: _ResourceShard, failure: ShardFailure) -> _Resource:
+    """Every fact of a resource whose shard failed for good: unknown."""
+    unknown = _shard_unknown(failure)
+    if shard.kind == "account_pab":
+        return (shard.ident, unknown)
+    if shard.kind == "bucket":
+        return Bucket(
+            name=shard.ident,
+            owner_account_id=shard.owner or _owner_not_scanned(),
+            region=unknown,
+            versioning=unknown,
+            encryption=unknown,
+            object_lock=unknown,
+            policy=unknown,
+            public_access_block=unknown,
+            policy_is_public=unknown,
+            acl=unknown,
+            lifecycle=unknown,
+            logging=unknown,
+            notifications=unknown,
+            account_public_access_block=unknown,
+        )
+    parts = shard.ident.split(":")
+    if shard.kind == "key":
+        return KmsKey(
+            arn=shard.ident,
+            account_id=parts[4],
+            region=parts[3],
+            metadata=unknown,
+            rotation_enabled=unknown,
+        )
+    return LogGroup(
+        arn=shard.ident,
+        name=parts[6] if len(parts) > 6 else shard.ident,
+        account_id=parts[4],
+        region=parts[3],
+        exists=unknown,
+        metric_filters=unknown if shard.metric_filters else None,
+    )
+
+
 def _filter_metric_names(group: LogGroup) -> set[str]:
     if not isinstance(group.metric_filters, tuple):
         return set()
@@ -439,20 +507,27 @@ class _RegionalResult:
     rules: list[EventRule]
 
 
+@dataclass(frozen=True)
+class _RegionalShard:
+    """One (account, region): its alarms on these metrics (None: not asked) and/or its rules."""
+
+    entry: AccountEntry
+    region: str
+    metrics: frozenset[str] | None
+    rules: bool
+
+
 def _collect_monitoring(
-    observer: ScanObserver,
+    run: _Run,
     groups: dict[str, LogGroup],
     scoped_regions: dict[str, tuple[str, ...] | Unknown],
-    access: dict[str, AccountAccess],
-    options: ScanOptions,
-    crashes: dict[str, Unknown],
 ) -> tuple[dict[str, Alarm], dict[str, SnsTopic], dict[str, EventRule], dict[str, RegionalListing]]:
-    wanted = options.collections
+    wanted = run.options.collections
     # (account, region) → metric names the trail log groups' filters publish there
     alarm_scopes: dict[tuple[str, str], set[str]] = {}
     if "alarms" in wanted:
         for group in groups.values():
-            if group.account_id in access:
+            if group.account_id in run.entries:
                 scope = alarm_scopes.setdefault((group.account_id, group.region), set())
                 scope |= _filter_metric_names(group)
     rule_scopes: set[tuple[str, str]] = set()
@@ -460,61 +535,23 @@ def _collect_monitoring(
         for account_id, regions_in_scope in scoped_regions.items():
             if isinstance(regions_in_scope, tuple):
                 rule_scopes |= {(account_id, r) for r in regions_in_scope}
-    units = sorted(set(alarm_scopes) | rule_scopes)
-
-    def read(unit: tuple[str, str]) -> _RegionalResult:
-        account_id, region = unit
-        reader = access[account_id]
-        alarm_arns: tuple[str, ...] | Unknown | None = None
-        found_alarms: list[Alarm] = []
-        if unit in alarm_scopes:
-            metrics = alarm_scopes[unit]
-            # No filter publishes a metric here: no alarm can watch one, nothing to ask.
-            read_alarms = cloudwatch.collect_alarms(reader, region, metrics) if metrics else []
-            if isinstance(read_alarms, Unknown):
-                alarm_arns = read_alarms
-            else:
-                found_alarms = read_alarms
-                alarm_arns = tuple(sorted(a.arn for a in read_alarms))
-        rule_arns: tuple[str, ...] | Unknown | None = None
-        found_rules: list[EventRule] = []
-        if unit in rule_scopes:
-            read_rules = events.collect_rules(reader, region)
-            if isinstance(read_rules, Unknown):
-                rule_arns = read_rules
-            else:
-                found_rules = read_rules
-                rule_arns = tuple(sorted(r.arn for r in read_rules))
-        listing = RegionalListing(
-            account_id=account_id, region=region, alarms=alarm_arns, event_rules=rule_arns
-        )
-        return _RegionalResult(listing, found_alarms, found_rules)
-
-    def unread(unit: tuple[str, str], unknown: Unknown) -> _RegionalResult:
-        account_id, region = unit
-        listing = RegionalListing(
-            account_id=account_id,
+    shards = [
+        _RegionalShard(
+            entry=run.entries[account_id],
             region=region,
-            alarms=unknown if unit in alarm_scopes else None,
-            event_rules=unknown if unit in rule_scopes else None,
+            metrics=frozenset(alarm_scopes[(account_id, region)])
+            if (account_id, region) in alarm_scopes
+            else None,
+            rules=(account_id, region) in rule_scopes,
         )
-        return _RegionalResult(listing, [], [])
-
-    read_all = (
-        _stage(
-            observer,
-            "monitoring",
-            units,
-            options,
-            read,
-            crashes=crashes,
-            owner=lambda unit: unit[0],
-            fallback=unread,
+        for account_id, region in sorted(set(alarm_scopes) | rule_scopes)
+    ]
+    results = [
+        _failed_regional(shard, result) if isinstance(result, ShardFailure) else result
+        for shard, result in zip(
+            shards, run.stage("monitoring", _read_regional, shards), strict=True
         )
-        if units
-        else []
-    )
-    results = [r for r in read_all if r is not None]
+    ]
     alarms = {a.arn: a for r in results for a in r.alarms}
     rules = {e.arn: e for r in results for e in r.rules}
     listings = {f"{r.listing.account_id}/{r.listing.region}": r.listing for r in results}
@@ -525,67 +562,115 @@ def _collect_monitoring(
             for action in alarm.alarm_actions:
                 if action.split(":")[2:3] == ["sns"]:
                     owner = action.split(":")[4]
-                    topic_readers.setdefault(action, owner if owner in access else alarm.account_id)
+                    topic_readers.setdefault(
+                        action, owner if owner in run.entries else alarm.account_id
+                    )
 
-    def read_topic(unit: tuple[str, str]) -> SnsTopic:
-        arn, account_id = unit
-        return sns.collect_topic(access[account_id], arn)
-
-    topic_units = sorted(topic_readers.items())
-    topics = (
-        _stage(
-            observer,
-            "topics",
-            topic_units,
-            options,
-            read_topic,
-            crashes=crashes,
-            owner=lambda unit: unit[1],
+    topic_shards = [
+        (arn, run.entries[account_id]) for arn, account_id in sorted(topic_readers.items())
+    ]
+    topics = [
+        _failed_topic(arn, result) if isinstance(result, ShardFailure) else result
+        for (arn, _), result in zip(
+            topic_shards, run.stage("topics", _read_topic, topic_shards), strict=True
         )
-        if topic_units
-        else []
+    ]
+    return alarms, {t.arn: t for t in topics}, rules, listings
+
+
+def _read_regional(env: Env, shard: _RegionalShard) -> _RegionalResult:
+    reader = env.access(shard.entry)
+    alarm_arns: tuple[str, ...] | Unknown | None = None
+    found_alarms: list[Alarm] = []
+    if shard.metrics is not None:
+        # No filter publishes a metric here: no alarm can watch one, nothing to ask.
+        read_alarms = (
+            cloudwatch.collect_alarms(reader, shard.region, set(shard.metrics))
+            if shard.metrics
+            else []
+        )
+        if isinstance(read_alarms, Unknown):
+            alarm_arns = read_alarms
+        else:
+            found_alarms = read_alarms
+            alarm_arns = tuple(sorted(a.arn for a in read_alarms))
+    rule_arns: tuple[str, ...] | Unknown | None = None
+    found_rules: list[EventRule] = []
+    if shard.rules:
+        read_rules = events.collect_rules(reader, shard.region)
+        if isinstance(read_rules, Unknown):
+            rule_arns = read_rules
+        else:
+            found_rules = read_rules
+            rule_arns = tuple(sorted(r.arn for r in read_rules))
+    listing = RegionalListing(
+        account_id=shard.entry.account_id,
+        region=shard.region,
+        alarms=alarm_arns,
+        event_rules=rule_arns,
     )
-    return alarms, {t.arn: t for t in topics if t is not None}, rules, listings
+    return _RegionalResult(listing, found_alarms, found_rules)
 
 
-def _confirm_filters(
-    observer: ScanObserver,
-    groups: dict[str, LogGroup],
-    access: dict[str, AccountAccess],
-    options: ScanOptions,
-    crashes: dict[str, Unknown],
-) -> dict[str, FilterPatternTest]:
+def _failed_regional(shard: _RegionalShard, failure: ShardFailure) -> _RegionalResult:
+    unknown = _shard_unknown(failure)
+    listing = RegionalListing(
+        account_id=shard.entry.account_id,
+        region=shard.region,
+        alarms=unknown if shard.metrics is not None else None,
+        event_rules=unknown if shard.rules else None,
+    )
+    return _RegionalResult(listing, [], [])
+
+
+def _read_topic(env: Env, shard: tuple[str, AccountEntry]) -> SnsTopic:
+    arn, entry = shard
+    return sns.collect_topic(env.access(entry), arn)
+
+
+def _failed_topic(arn: str, failure: ShardFailure) -> SnsTopic:
+    unknown = _shard_unknown(failure)
+    parts = arn.split(":")
+    return SnsTopic(
+        arn=arn, account_id=parts[4], region=parts[3], exists=unknown, subscriptions=unknown
+    )
+
+
+def _confirm_filters(run: _Run, groups: dict[str, LogGroup]) -> dict[str, FilterPatternTest]:
     """Each distinct filter pattern once through logs:TestMetricFilter, with the CIS samples."""
+    askers: dict[str, tuple[str, str]] = {}
+    for _, group in sorted(groups.items()):
+        if group.account_id in run.entries and isinstance(group.metric_filters, tuple):
+            for f in group.metric_filters:
+                askers.setdefault(f.pattern, (group.account_id, group.region))
+    shards = [
+        (pattern, run.entries[account_id], region)
+        for pattern, (account_id, region) in sorted(askers.items())
+    ]
+    results = run.stage("confirm filters", _ask_pattern, shards)
+    tests = [
+        FilterPatternTest(
+            pattern=pattern,
+            account_id=entry.account_id,
+            region=region,
+            tested=(),
+            matched=_shard_unknown(result),
+        )
+        if isinstance(result, ShardFailure)
+        else result
+        for (pattern, entry, region), result in zip(shards, results, strict=True)
+    ]
+    return {r.pattern: r for r in tests}
+
+
+def _ask_pattern(env: Env, shard: tuple[str, AccountEntry, str]) -> FilterPatternTest:
     from trailcheck.rules._cis_controls import load_controls  # sample data, no rule logic
 
+    pattern, entry, region = shard
     samples = [
         (f"{control.key}/{kind}/{sample.name}", sample.record)
         for control in load_controls()
         for kind, items in (("positive", control.positives), ("negative", control.negatives))
         for sample in items
     ]
-    askers: dict[str, tuple[str, str]] = {}
-    for _, group in sorted(groups.items()):
-        if group.account_id in access and isinstance(group.metric_filters, tuple):
-            for f in group.metric_filters:
-                askers.setdefault(f.pattern, (group.account_id, group.region))
-
-    def ask(unit: tuple[str, tuple[str, str]]) -> FilterPatternTest:
-        pattern, (account_id, region) = unit
-        return logs.test_pattern(access[account_id], region, pattern, samples)
-
-    units = sorted(askers.items())
-    results = (
-        _stage(
-            observer,
-            "confirm filters",
-            units,
-            options,
-            ask,
-            crashes=crashes,
-            owner=lambda unit: unit[1][0],
-        )
-        if units
-        else []
-    )
-    return {r.pattern: r for r in results if r is not None}
+    return logs.test_pattern(env.access(entry), region, pattern, samples)

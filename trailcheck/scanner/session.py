@@ -182,6 +182,11 @@ class ApiMeter:
         with self._lock:
             self._lost[op] += 1
 
+    def add(self, counts: dict[str, int]) -> None:
+        """Add calls counted elsewhere (a shard run on another process)."""
+        with self._lock:
+            self._counts.update(counts)
+
     def snapshot(self) -> dict[str, int]:
         """The counts so far, sorted by operation name."""
         with self._lock:

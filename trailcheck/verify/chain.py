@@ -38,8 +38,10 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
+from copy import copy
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -99,6 +101,13 @@ class _DigestState:
     content_hash: str | None = None
     signature: str | None = None
     signature_ok: bool = False
+    log_file_count: int = 0
+
+    def drop_log_list(self) -> None:
+        """Forget the digest's log list once its files are planned (a segment stays small)."""
+        if self.digest is not None:
+            self.log_file_count = len(self.digest.log_files)
+            self.digest = self.digest.model_copy(update={"log_files": ()})
 
     def fail(self, status: DigestStatus, reason: str) -> None:
         # INVALID outranks UNVERIFIABLE: a digest proven wrong is reported as such.
@@ -142,29 +151,137 @@ def verify_trail_logs(
         raise ValueError("max_workers must be at least 1")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    listing_problems: list[Problem] = []
-
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        listed = _list_digests(store, trail, start, end, listing_problems)
-        in_flight = 4 * max_workers
-        read = partial(_read_digest, store, keys)
-        states = list(_bounded_map(pool, read, listed, in_flight))
-        missing = _check_links(states, store.bucket, trail, start)
-        to_hash, log_checks = _plan_log_checks(states, store.bucket)
-        hash_one = partial(_hash_log_file, store, on_records=on_records)
-        log_checks += _bounded_map(pool, lambda item: hash_one(*item), to_hash, in_flight)
+        segments = [
+            _read_segment(pool, 4 * max_workers, store, trail, keys, start, end, day, on_records)
+            for day in segment_days(start, end)
+        ]
+    return merge_segments(store.bucket, trail, start, end, now, segments)
 
+
+@dataclass(frozen=True)
+class Segment:
+    """One day-folder of a chain, read and checked: plain data, no log file contents.
+
+    The digests delivered that day (signatures checked, their log lists dropped once planned),
+    the log files they list (hashed), the log files of that day's log folder that none of them
+    lists (candidates for "not listed": a digest of another day may list them), and the
+    listing errors. Links between digests, gaps and "not listed" need the whole window: they
+    are decided by `merge_segments`, so a chain split across shards is checked across the
+    shard boundaries exactly as in one piece.
+    """
+
+    day: date
+    states: tuple[_DigestState, ...]
+    log_checks: tuple[_LogCheck, ...]
+    unlisted: tuple[tuple[str, datetime], ...]
+    digest_listing_problems: tuple[Problem, ...]
+    log_listing_problems: tuple[Problem, ...]
+
+
+def segment_days(start: datetime, end: datetime) -> list[date]:
+    """The day-folders a window's verification reads: one segment each."""
+    return days(start, end + DIGEST_PERIOD)
+
+
+def verify_segments(
+    store: ObjectStore,
+    trail: TrailLocation,
+    keys: KeyRing,
+    start: datetime,
+    end: datetime,
+    folders: Iterable[date],
+    *,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    on_records: RecordSink | None = None,
+) -> list[Segment]:
+    """Read and check the digests and log files of some days of the window [start, end], one
+    `Segment` per day, with one pool of `max_workers` readers (`on_records`: as in
+    `verify_trail_logs`, called where the shard runs)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        return [
+            _read_segment(pool, 4 * max_workers, store, trail, keys, start, end, day, on_records)
+            for day in folders
+        ]
+
+
+def _read_segment(
+    pool: ThreadPoolExecutor,
+    in_flight: int,
+    store: ObjectStore,
+    trail: TrailLocation,
+    keys: KeyRing,
+    start: datetime,
+    end: datetime,
+    day: date,
+    on_records: RecordSink | None = None,
+) -> Segment:
+    digest_problems: list[Problem] = []
+    log_problems: list[Problem] = []
+    listed = _list_digests(store, trail, start, end, [day], digest_problems)
+    read = partial(_read_digest, store, keys)
+    states = list(_bounded_map(pool, read, listed, in_flight))
+    to_hash, log_checks = _plan_log_checks(states, store.bucket)
+    hash_one = partial(_hash_log_file, store, on_records=on_records)
+    log_checks += _bounded_map(pool, lambda item: hash_one(*item), to_hash, in_flight)
+    for state in states:
+        state.drop_log_list()
+    in_digests = {check.key for check in log_checks}
+    unlisted: list[tuple[str, datetime]] = []
+    if day <= end.date():
+        found = log_files_in_window(store, trail, start, end, [day], log_problems)
+        unlisted = [(key, delivered) for key, delivered in found if key not in in_digests]
+    return Segment(
+        day=day,
+        states=tuple(states),
+        log_checks=tuple(log_checks),
+        unlisted=tuple(unlisted),
+        digest_listing_problems=tuple(digest_problems),
+        log_listing_problems=tuple(log_problems),
+    )
+
+
+def merge_segments(
+    bucket: str,
+    trail: TrailLocation,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    segments: Iterable[Segment],
+) -> TrailVerification:
+    """Join the day segments of one chain (any order) into the window's verification.
+
+    Checks each digest's link to its predecessor wherever the predecessor was read (the chain
+    across segment boundaries included), finds the gaps, and decides which log files no digest
+    lists. A log file listed by two digests counts once, for the oldest.
+    """
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    now = now.astimezone(UTC)
+    ordered = sorted(segments, key=lambda segment: segment.day)
+    states = [copy(state) for segment in ordered for state in segment.states]
+    for state in states:
+        state.reasons = list(state.reasons)
+    states.sort(key=lambda state: (state.key_end, state.key))
+    missing = _check_links(states, bucket, trail, start)
+    log_checks: list[_LogCheck] = []
+    in_digests: set[str] = set()
+    for segment in ordered:
+        for check in segment.log_checks:
+            if check.key not in in_digests:
+                in_digests.add(check.key)
+                log_checks.append(check)
     gaps = _find_gaps(states, missing, start, end, now)
     newest_end = max((state.digest.end for state in states if state.digest), default=None)
-    in_digests = {check.key for check in log_checks}
-    for key, delivered in log_files_in_window(store, trail, start, end, listing_problems):
-        if key not in in_digests:
-            reason = _unlisted_reason(delivered, gaps, newest_end, now)
-            log_checks.append(_LogCheck(key, LogFileStatus.NOT_LISTED, reason))
+    for segment in ordered:
+        for key, delivered in segment.unlisted:
+            if key not in in_digests:
+                reason = _unlisted_reason(delivered, gaps, newest_end, now)
+                log_checks.append(_LogCheck(key, LogFileStatus.NOT_LISTED, reason))
+    listing_problems = [p for segment in ordered for p in segment.digest_listing_problems]
+    listing_problems += [p for segment in ordered for p in segment.log_listing_problems]
     digest_results = _digest_results(states, missing, trail, start, end)
-    return _summarise(
-        store.bucket, trail, start, end, digest_results, log_checks, gaps, listing_problems
-    )
+    return _summarise(bucket, trail, start, end, digest_results, log_checks, gaps, listing_problems)
 
 
 def _bounded_map(
@@ -176,7 +293,8 @@ def _bounded_map(
     for item in items:
         if len(pending) >= in_flight:
             yield pending.popleft().result()
-        pending.append(pool.submit(function, item))
+        # Each task runs in a copy of the caller's context (a worker's per-shard API meter).
+        pending.append(pool.submit(copy_context().run, function, item))
     while pending:
         yield pending.popleft().result()
 
@@ -186,13 +304,15 @@ def _list_digests(
     trail: TrailLocation,
     start: datetime,
     end: datetime,
+    folders: Iterable[date],
     problems: list[Problem],
 ) -> list[_ListedDigest]:
-    """This trail's digest keys with an end time in [start, end + 1 h], oldest first."""
+    """This trail's digest keys in the day `folders` with an end time in [start, end + 1 h],
+    oldest first."""
     pattern = trail.digest_key_pattern()
     last = end + DIGEST_PERIOD
     found: list[_ListedDigest] = []
-    for day in days(start, last):
+    for day in folders:
         prefix = trail.digest_day_prefix(day)
         try:
             for obj in store.list(prefix):
@@ -391,13 +511,14 @@ def log_files_in_window(
     trail: TrailLocation,
     start: datetime,
     end: datetime,
+    folders: Iterable[date],
     problems: list[Problem],
 ) -> list[tuple[str, datetime]]:
-    """The trail's log files in the bucket delivered in [start, end] (to the minute)."""
+    """The trail's log files in the day `folders` delivered in [start, end] (to the minute)."""
     pattern = trail.log_key_pattern()
     first_minute = start.replace(second=0, microsecond=0)
     found: list[tuple[str, datetime]] = []
-    for day in days(start, end):
+    for day in folders:
         prefix = trail.log_day_prefix(day)
         try:
             for obj in store.list(prefix):
@@ -486,7 +607,7 @@ def _digest_results(
             start=state.digest.start if state.digest else None,
             end=state.digest.end if state.digest else state.key_end,
             fingerprint=state.digest.digest_public_key_fingerprint if state.digest else None,
-            log_files=len(state.digest.log_files) if state.digest else 0,
+            log_files=state.log_file_count,
             reason="; ".join(state.reasons) or None,
         )
         for state in states

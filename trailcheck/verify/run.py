@@ -20,15 +20,20 @@ region and organization collectors it reuses).
    the owner is in scope, else the trail owner's, else the account that described the trail.
 5. Keys: the --public-key files, or ListPublicKeys once per region (the region that delivered
    the digests and the trail's home region, with the caller's credentials).
-6. Checks run `checks_in_parallel` at a time, each verifier with `max_workers // that` readers,
-   so S3 requests in flight stay near --max-workers.
+6. Each check is split into shards, one per (trail, account, region, day-folder): a shard
+   reads that day's digests (signatures checked) and hashes the log files they list, and returns
+   plain data (no log contents). The `Executor` runs the shards (the local pool: `shards in
+   parallel` at a time, each with `max_workers // that` readers, so S3 requests in flight stay
+   near --max-workers; or Dask workers), and each check's shards are merged here: the digest
+   chain is checked across the day boundaries, gaps and unlisted files are decided over the
+   whole window. A shard that fails for good makes its check ERROR, never a shorter chain.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -37,11 +42,25 @@ from trailcheck.errors import ScanError, UserError
 from trailcheck.model import SkippedAccount, Unknown
 from trailcheck.scanner.collectors import cloudtrail, regions, s3
 from trailcheck.scanner.collectors.base import AccountAccess
-from trailcheck.scanner.executor import run_all
+from trailcheck.scanner.executor import (
+    AccountEntry,
+    Env,
+    Executor,
+    LocalEnv,
+    LocalExecutor,
+    ShardFailure,
+    run_all,
+)
 from trailcheck.scanner.scan import AccountTarget
 from trailcheck.scanner.session import AwsSession, call
-from trailcheck.verify.chain import RecordSink, verify_trail_logs
-from trailcheck.verify.keys import KeyRing, PublicKey, list_public_keys
+from trailcheck.verify.chain import (
+    RecordSink,
+    Segment,
+    merge_segments,
+    segment_days,
+    verify_segments,
+)
+from trailcheck.verify.keys import KeyRing, PublicKey, list_public_keys, load_der_key
 from trailcheck.verify.layout import TrailLocation
 from trailcheck.verify.report import (
     CheckError,
@@ -55,7 +74,9 @@ from trailcheck.verify.results import TrailVerification, Window
 from trailcheck.verify.store import S3ObjectStore, StoreError
 
 CHECK_WORKERS_DIVISOR = 4
-"""Checks in parallel = max_workers // 4 (at least 1): each check then gets >= 4 readers."""
+"""Shards in parallel = max_workers // 4 (at least 1): each shard then gets >= 4 readers."""
+DASK_READERS = 16
+"""Readers per shard on a Dask worker (the worker's threads run several shards at once)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +98,7 @@ class VerifyOptions:
 
 
 def split_workers(max_workers: int, checks: int) -> tuple[int, int]:
-    """(checks in parallel, readers per check) with their product near `max_workers`."""
+    """(shards in parallel, readers per shard) with their product near `max_workers`."""
     outer = max(1, min(checks, max_workers // CHECK_WORKERS_DIVISOR))
     return outer, max(1, max_workers // outer)
 
@@ -132,8 +153,11 @@ def verify_logs(
     organization_id: str | None = None,
     management_account_id: str | None = None,
     skipped: Sequence[SkippedAccount] = (),
+    executor: Executor | None = None,
 ) -> VerificationReport:
-    """Verify the logs of every trail in scope (see the module doc) and report."""
+    """Verify the logs of every trail in scope (see the module doc) and report.
+
+    `executor` (default: the local thread pool) runs the shards."""
     access = {
         t.account_id: AccountAccess(t.account_id, session, t.credentials)
         for t in targets
@@ -172,8 +196,14 @@ def verify_logs(
     units = _units(scope, trails, org_id, organization_id is not None, in_scope, options)
     rings = _key_rings(scope, session, units, options)
 
-    outer, inner = split_workers(options.max_workers, len(units))
-    scope.checks += run_all(lambda u: _check(scope, u, rings, options, inner), units, outer)
+    scope.checks += _run_checks(
+        executor or LocalExecutor(),
+        LocalEnv(session, {t.account_id: t.credentials for t in targets if t.access_error is None}),
+        _entries(targets, options),
+        units,
+        rings,
+        options,
+    )
     checks, errors, summary = summarise(scope.checks, scope.errors)
     return VerificationReport(
         metadata=VerificationMetadata(
@@ -484,8 +514,122 @@ def _key_rings(
 # ----------------------------------------------------------------------------- checks
 
 
-def _check(
-    scope: _Scope, unit: _Unit, rings: dict[str, KeyRing], options: VerifyOptions, readers: int
+def _entries(targets: Sequence[AccountTarget], options: VerifyOptions) -> dict[str, AccountEntry]:
+    return {
+        t.account_id: AccountEntry(
+            t.account_id, t.role_arn, t.external_id, sts_region=options.api_region
+        )
+        for t in targets
+        if t.access_error is None
+    }
+
+
+_KeyMaterial = tuple[bytes, datetime | None, datetime | None]
+
+
+@dataclass(frozen=True)
+class _SegmentShard:
+    """One (trail, account, region) and some of its days: plain data, the keys as bytes."""
+
+    entry: AccountEntry
+    bucket: str
+    bucket_region: str
+    location: TrailLocation
+    keys: tuple[_KeyMaterial, ...]
+    start: datetime
+    end: datetime
+    days: tuple[date, ...]
+    readers: int
+    # --extract-events, local executor only (a callable never travels to a Dask worker).
+    on_records: RecordSink | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class _SegmentError:
+    """The shard's reads stopped on an AWS or store error (as a local run would)."""
+
+    reason: str
+
+
+def _run_checks(
+    executor: Executor,
+    env: LocalEnv,
+    entries: dict[str, AccountEntry],
+    units: list[_Unit],
+    rings: dict[str, KeyRing],
+    options: VerifyOptions,
+) -> list[TrailCheck]:
+    """Every unit's day shards through `executor`, merged back into one check per unit."""
+    material = {
+        region: tuple((k.pkcs1_der, k.valid_from, k.valid_to) for k in ring.keys_loaded)
+        for region, ring in rings.items()
+    }
+    days_ = tuple(segment_days(options.start, options.end))
+    # On Dask a shard is one day (many small tasks spread over the workers); locally one shard
+    # covers a check's days with one pool, so its readers never idle on a short day.
+    local = executor.name == LocalExecutor.name
+    if options.on_records is not None and not local:
+        raise UserError(
+            "--extract-events: reads the log files in this process; use --executor local"
+        )
+    groups = [days_] if local else [(day,) for day in days_]
+    outer, inner = split_workers(options.max_workers, len(units) * len(groups))
+    if not local:
+        inner = DASK_READERS
+    shards = [
+        _SegmentShard(
+            entry=entries[unit.reader],
+            bucket=unit.trail.bucket or "",
+            bucket_region=unit.bucket_region,
+            location=_location(unit),
+            keys=material[unit.region],
+            start=options.start,
+            end=options.end,
+            days=group,
+            readers=inner,
+            on_records=options.on_records,
+        )
+        for unit in units
+        for group in groups
+    ]
+    results = iter(executor.map(_verify_shard, shards, env, parallel=outer))
+    return [_merge(unit, [next(results) for _ in groups], options) for unit in units]
+
+
+def _location(unit: _Unit) -> TrailLocation:
+    return TrailLocation(
+        trail_arn=unit.trail.arn,
+        prefix=unit.trail.prefix,
+        account_id=unit.account_id,
+        organization_id=unit.organization_id,
+        region=unit.region,
+    )
+
+
+def _verify_shard(env: Env, shard: _SegmentShard) -> list[Segment] | _SegmentError:
+    """Where the shard runs: read and check its days of one chain."""
+    keys = KeyRing(
+        load_der_key(der, valid_from=valid_from, valid_to=valid_to)
+        for der, valid_from, valid_to in shard.keys
+    )
+    store = S3ObjectStore(env.access(shard.entry).client("s3", shard.bucket_region), shard.bucket)
+    try:
+        return verify_segments(
+            store,
+            shard.location,
+            keys,
+            shard.start,
+            shard.end,
+            shard.days,
+            max_workers=shard.readers,
+            on_records=shard.on_records,
+        )
+    except (BotoCoreError, ClientError, StoreError) as exc:
+        return _SegmentError(f"verification stopped: {exc}")
+
+
+def _merge(
+    unit: _Unit, results: list[list[Segment] | _SegmentError | ShardFailure], options: VerifyOptions
 ) -> TrailCheck:
     trail = unit.trail
     base = _base_check(trail).model_copy(
@@ -497,31 +641,21 @@ def _check(
             "note": unit.note,
         }
     )
-    location = TrailLocation(
-        trail_arn=trail.arn,
-        prefix=trail.prefix,
-        account_id=unit.account_id,
-        organization_id=unit.organization_id,
-        region=unit.region,
+    for result in results:
+        if isinstance(result, _SegmentError):
+            return base.model_copy(update={"status": CheckStatus.ERROR, "reason": result.reason})
+        if isinstance(result, ShardFailure):
+            return base.model_copy(
+                update={
+                    "status": CheckStatus.ERROR,
+                    "reason": f"a shard of this check failed for good ({result.reason}): the "
+                    "chain was not verified",
+                }
+            )
+    segments = [segment for result in results if isinstance(result, list) for segment in result]
+    result = merge_segments(
+        trail.bucket or "", _location(unit), options.start, options.end, options.now, segments
     )
-    store = S3ObjectStore(
-        scope.access[unit.reader].client("s3", unit.bucket_region), trail.bucket or ""
-    )
-    try:
-        result = verify_trail_logs(
-            store,
-            location,
-            rings[unit.region],
-            options.start,
-            options.end,
-            max_workers=readers,
-            now=options.now,
-            on_records=options.on_records,
-        )
-    except (BotoCoreError, ClientError, StoreError) as exc:
-        return base.model_copy(
-            update={"status": CheckStatus.ERROR, "reason": f"verification stopped: {exc}"}
-        )
     status = CheckStatus.OK if result.ok else CheckStatus.FAILED
     return base.model_copy(
         update={"status": status, "reason": _failure_reason(result), "verification": result}
