@@ -106,7 +106,7 @@ def _hostile_events(path: Path) -> Path:
         "event_id": "e1",
         "is_root": False,
         "is_aws_service": False,
-        "resources": [{"arn": HOSTILE}],
+        "resources": [HOSTILE],
     }
     path.write_text(json.dumps(event) + "\n", encoding="utf-8")
     return path

@@ -119,7 +119,7 @@ def _event(name: str, when: str, who: str, event_id: str) -> dict[str, Any]:
         "event_id": event_id,
         "is_root": False,
         "is_aws_service": False,
-        "resources": [{"arn": f"arn:aws:cloudtrail:us-east-1:{DEV}:trail/main-{DEV}"}],
+        "resources": [f"arn:aws:cloudtrail:us-east-1:{DEV}:trail/main-{DEV}"],
     }
 
 
@@ -275,3 +275,20 @@ def test_json_carries_the_same_content_and_html_escapes_every_name(fill, tmp_pat
     html = render_html(doc)
     assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+
+
+def test_audit_reads_what_trailcheck_events_writes(tmp_path: Path) -> None:
+    """The JSON Lines of `trailcheck events` (and `verify-logs --extract-events`) load as is."""
+    from trailcheck.changes.logfiles import jsonl
+    from trailcheck.changes.model import ChangeEvent
+
+    written = ChangeEvent.model_validate(
+        _event("StopLogging", "2026-07-04T01:00:00Z", f"arn:aws:iam::{DEV}:user/mallory", "e1")
+    )
+    path = tmp_path / "events.jsonl"
+    path.write_text(jsonl([written]), encoding="utf-8")
+    [event] = load_events([path])
+    assert event["event_time"] == datetime(2026, 7, 4, 1, tzinfo=UTC)
+    assert {k: v for k, v in event.items() if k != "event_time"} == {
+        k: v for k, v in written.model_dump().items() if k != "event_time"
+    }

@@ -8,7 +8,7 @@ from pathlib import Path
 from trailcheck.changes.catalog import name_forms, short_name
 from trailcheck.changes.model import ChangeEvent
 
-SAMPLES = Path("/work/shared/sample_events")
+SAMPLES = Path(__file__).parent / "data"
 FIELDS = {
     "event_time",
     "event_name",
@@ -50,16 +50,7 @@ def test_fields_are_exactly_the_agreed_ones() -> None:
 
 
 def test_real_iam_user_record() -> None:
-    if SAMPLES.exists():
-        record = json.loads((SAMPLES / "stratus_stop_logging.json").read_text())["Records"][0]
-    else:  # the shape of that sample
-        record = _record(
-            userIdentity={
-                "type": "IAMUser",
-                "arn": "arn:aws:iam::143434273843:user/christophe",
-                "accountId": "143434273843",
-            }
-        )
+    record = json.loads((SAMPLES / "stratus_stop_logging.json").read_text())["Records"][0]
     event = ChangeEvent.from_record(record)
     assert event.identity_type == "IAMUser"
     assert event.principal_arn and event.principal_arn.endswith(":user/christophe")

@@ -9,25 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from trailcheck.changes.model import ChangeEvent
 from trailcheck.errors import UserError
 
-FIELDS = (
-    "event_time",
-    "event_name",
-    "event_source",
-    "account_id",
-    "region",
-    "principal_arn",
-    "identity_type",
-    "role_name",
-    "session_name",
-    "source_ip",
-    "user_agent",
-    "event_id",
-    "is_root",
-    "is_aws_service",
-    "resources",
-)
+FIELDS = tuple(ChangeEvent.model_fields)  # the record `trailcheck events` writes
 _REQUIRED = ("event_time", "event_name", "account_id", "event_id")
 
 # Events that stop (or restore) the recording itself: they open (close) an interruption of the
@@ -71,7 +58,8 @@ def _time(value: Any, where: str) -> datetime:
 
 
 def validate_event(record: Any, where: str) -> dict[str, Any]:
-    """One record checked (required fields, types) and normalised (aware `event_time`)."""
+    """One record checked against `ChangeEvent` (the record `trailcheck events` and `scan --who`
+    write) and normalised: absent optional fields are None/False/[], `event_time` aware."""
     if not isinstance(record, dict):
         raise UserError(f"{where}: not a JSON object")
     missing = [f for f in _REQUIRED if not record.get(f)]
@@ -80,20 +68,17 @@ def validate_event(record: Any, where: str) -> dict[str, Any]:
     unknown = sorted(set(record) - set(FIELDS))
     if unknown:
         raise UserError(f"{where}: unknown field {unknown[0]!r}")
-    for name in FIELDS:
-        if name in ("is_root", "is_aws_service", "resources", "event_time"):
-            continue
-        if record.get(name) is not None and not isinstance(record[name], str):
-            raise UserError(f"{where}: {name} must be a string")
-    resources = record.get("resources") or []
-    if not isinstance(resources, list):
-        raise UserError(f"{where}: resources must be a list")
-    event = {name: record.get(name) for name in FIELDS}
-    event["resources"] = resources
-    event["is_root"] = bool(record.get("is_root"))
-    event["is_aws_service"] = bool(record.get("is_aws_service"))
-    event["event_time"] = _time(record["event_time"], where)
-    return event
+    defaults = {"is_root": False, "is_aws_service": False, "resources": []}
+    filled = {name: record.get(name, defaults.get(name)) for name in FIELDS}
+    try:
+        event = ChangeEvent.model_validate(filled)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "record"
+        raise UserError(f"{where}: {field}: {first['msg']}") from None
+    data = event.model_dump()
+    data["event_time"] = _time(event.event_time, where)
+    return data
 
 
 def load_events(paths: list[Path]) -> list[dict[str, Any]]:
@@ -118,14 +103,5 @@ def load_events(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 def resource_names(event: dict[str, Any]) -> list[str]:
-    """The resource names/ARNs an event names (strings, or dicts with ARN/name fields)."""
-    names = []
-    for item in event["resources"]:
-        if isinstance(item, str):
-            names.append(item)
-        elif isinstance(item, dict):
-            for key in ("arn", "ARN", "resource_arn", "name", "resourceName", "ResourceName"):
-                if isinstance(item.get(key), str):
-                    names.append(item[key])
-                    break
-    return names
+    """The resource names/ARNs an event names."""
+    return [item for item in event["resources"] if isinstance(item, str)]
