@@ -130,14 +130,31 @@ def script_json(value: Any) -> str:
 
 
 def evidence_island(report: Report) -> tuple[dict[int, int], str]:
-    """Evidence shown on demand: finding index → position in one JSON array embedded once."""
+    """Evidence shown on demand: finding index → position in one JSON array embedded once,
+    each distinct evidence once (accounts failing the same way share it)."""
     positions: dict[int, int] = {}
-    items: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
     for index, f in enumerate(report.findings):
         if f.evidence:
-            positions[index] = len(items)
-            items.append(f.evidence)
+            text = json.dumps(f.evidence, sort_keys=True, ensure_ascii=False, default=str)
+            positions[index] = seen.setdefault(text, len(seen))
+    items = [json.loads(text) for text in seen]
     return positions, script_json(items)
+
+
+class _Table:
+    """Distinct values, each once; callers keep the position (rows repeat across accounts)."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self._at: dict[str, int] = {}
+
+    def __call__(self, value: Any) -> int:
+        key = json.dumps(value, separators=(",", ":"))
+        if key not in self._at:
+            self._at[key] = len(self.items)
+            self.items.append(value)
+        return self._at[key]
 
 
 class _Strings:
@@ -169,11 +186,15 @@ def _mapping(mapping: dict[str, list[str]]) -> str:
 def findings_island(report: Report) -> str:
     """The findings of the scanned accounts, embedded once and rendered in the page on demand.
 
-    Columnar and compact: every text is an index into one string table; `accounts` lists, per
-    account in `group_findings` order, its rule groups (rule position, finding rows) and its
-    monitoring coverage rows. A row holds the values of `FINDING_FIELDS`, in that order.
+    Compact: every text is an index into one string table (`strings`), every distinct finding
+    row (the values of `FINDING_FIELDS`, in that order) is once in `rows`, every distinct
+    monitoring coverage table once in `coverage`. `accounts` lists, per account in
+    `group_findings` order, its rule groups (rule position, row positions) and the position of
+    its coverage table.
     """
     strings = _Strings()
+    rows = _Table()
+    tables = _Table()
     positions, _ = evidence_island(report)
     index = {id(f): i for i, f in enumerate(report.findings)}
     rule_ids = sorted(report.rules)
@@ -232,12 +253,20 @@ def findings_island(report: Report) -> str:
 
     accounts = [
         [
-            [[rule_at[rule_id], [row(f) for f in findings]] for rule_id, findings in groups],
-            [coverage_row(item) for item in coverage.get(account, [])],
+            [[rule_at[rule_id], [rows(row(f)) for f in findings]] for rule_id, findings in groups],
+            tables([coverage_row(item) for item in coverage.get(account, [])]),
         ]
         for account, groups in group_findings(report)
     ]
-    return script_json({"strings": strings.items, "rules": rules, "accounts": accounts})
+    return script_json(
+        {
+            "strings": strings.items,
+            "rules": rules,
+            "rows": rows.items,
+            "coverage": tables.items,
+            "accounts": accounts,
+        }
+    )
 
 
 # Worst first: the status a matrix cell shows when an account has several findings for a rule.

@@ -8,6 +8,7 @@
     fix: 8, cli: 9, event: 10, by: 11, session: 12, time: 13, ip: 14, id: 15 };
   var evidence = null;
   var haystacks = {};
+  var sections = document.querySelectorAll("section.account");  // in data.accounts order
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -35,9 +36,9 @@
   function haystack(a, g, r) {
     var key = a + "/" + g + "/" + r;
     if (haystacks[key] === undefined) {
-      var section = document.querySelector("section.account[data-account='" + a + "']");
+      var section = sections[a];
       var rule = data.rules[data.accounts[a][0][g][0]];
-      var row = data.accounts[a][0][g][1][r];
+      var row = data.rows[data.accounts[a][0][g][1][r]];
       var parts = [section.id, S[rule[0]], S[rule[1]]];
       [F.status, F.severity, F.resource, F.sub, F.region, F.reason, F.waiver, F.event, F.by].forEach(function (k) { parts.push(S[row[k]]); });
       haystacks[key] = parts.join(" ").toLowerCase();
@@ -46,7 +47,7 @@
   }
 
   function shown(f, a, g, r) {
-    var row = data.accounts[a][0][g][1][r];
+    var row = data.rows[data.accounts[a][0][g][1][r]];
     return f.statuses[S[row[F.status]]] && f.severities[S[row[F.severity]]] &&
       (f.text === "" || haystack(a, g, r).indexOf(f.text) !== -1);
   }
@@ -124,19 +125,20 @@
 
   // Renders account a's findings that pass the filters; returns how many it rendered.
   function render(a, f) {
-    var section = document.querySelector("section.account[data-account='" + a + "']");
+    var section = sections[a];
     var body = section.querySelector("div.body");
     body.textContent = "";
     var account = data.accounts[a], count = 0;
-    if (account[1].length) { add(body, coverage(account[1])); }
+    var table = data.coverage[account[1]];
+    if (table.length) { add(body, coverage(table)); }
     account[0].forEach(function (group, g) {
       var rule = data.rules[group[0]];
       var ruleId = S[rule[0]];
-      var rows = group[1].filter(function (row, r) { return shown(f, a, g, r); });
+      var rows = group[1].filter(function (row, r) { return shown(f, a, g, r); }).map(function (r) { return data.rows[r]; });
       if (rows.length === 0) { return; }
       count += rows.length;
       var d = el("details", "rule");
-      var first = S[group[1][0][F.status]];
+      var first = S[data.rows[group[1][0]][F.status]];
       d.open = first === "FAIL" || first === "ERROR";
       var summary = add(el("summary"), el("code", "", ruleId), " — " + S[rule[1]]);
       if (rule[2] !== 0) { add(summary, " ", el("span", "muted", "(decides: " + S[rule[2]] + ")")); }
