@@ -394,6 +394,11 @@ class HtmlReporter:
     name: ClassVar[str] = "html"
     filename: ClassVar[str] = "report.html"
 
+    def __init__(self, expand_up_to: int | None = None) -> None:
+        """`expand_up_to`: open every account's findings on load when the report has at most
+        this many findings (default `EXPAND_UP_TO`); larger reports render them on demand."""
+        self.expand_up_to = EXPAND_UP_TO if expand_up_to is None else expand_up_to
+
     def render(self, report: Report) -> str:
         env = _environment()
         template = env.get_template("report.html.j2")
@@ -403,7 +408,7 @@ class HtmlReporter:
             report=report,
             groups=groups,
             counts={account: _counts(rules) for account, rules in groups},
-            expand=len(report.findings) <= EXPAND_UP_TO,
+            expand=len(report.findings) <= self.expand_up_to,
             top_issues=top_issues(report),
             unscanned=unscanned_accounts(report),
             evidence_json=evidence_json,
