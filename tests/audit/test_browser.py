@@ -344,6 +344,9 @@ def test_large_scan_report_renders_findings_only_when_asked(browser: Any, tmp_pa
     assert visible.count() >= 1
     assert all("not logging" in visible.nth(i).inner_text() for i in range(visible.count()))
     page.fill("#finding-search", "")
+    assert page.locator(f"#account-{PROD} details.findings").evaluate(
+        "d => d.open"
+    )  # opened by hand
     page.check("input[data-filter=status][value=PASS]")
     page.click(f"#account-{DEV} details.findings > summary")
     assert page.locator(f"#account-{DEV} .finding[data-status=PASS]").count() >= 1

@@ -168,7 +168,8 @@
       var details = section.querySelector("details.findings");
       var any = matches(a, f);
       section.classList.toggle("hidden", !any);
-      if (any && f.text !== "") { details.open = true; }
+      if (any && f.text !== "" && !details.open) { details.open = true; details.dataset.bySearch = "1"; }
+      if (f.text === "" && details.dataset.bySearch) { details.open = false; delete details.dataset.bySearch; }
       if (details.open) { render(a, f); } else { section.querySelector("div.body").dataset.done = ""; }
     });
   }
@@ -176,6 +177,7 @@
   document.querySelectorAll("section.account details.findings").forEach(function (details) {
     details.addEventListener("toggle", function () {
       var body = details.querySelector("div.body");
+      if (!details.open) { delete details.dataset.bySearch; }
       if (details.open && !body.dataset.done) { render(Number(details.parentNode.dataset.account), filters()); }
     });
   });
