@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -325,3 +326,11 @@ def compliant(**trail: Any) -> Inventory:
         alarms=[make_alarm(k) for k in controls()],
         topics=[make_topic()],
     )
+
+
+def html_findings_strings(html: str) -> list[str]:
+    """The texts of the scan report's findings island (`#findings-data`), decoded: what the page
+    renders (as text) when an account's findings are opened."""
+    start = html.index('<script type="application/json" id="findings-data">')
+    body = html[html.index(">", start) + 1 : html.index("</script>", start)]
+    return list(json.loads(body)["strings"])

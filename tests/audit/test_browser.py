@@ -31,6 +31,7 @@ from trailcheck.cli import main
 from trailcheck.engine import evaluate
 from trailcheck.model import dump_json
 from trailcheck.reports import builtin_reporters
+from trailcheck.reports.html_report import HtmlReporter
 from trailcheck.rules import load_rules
 
 CHROMIUM = "/usr/bin/chromium"
@@ -297,4 +298,56 @@ def test_scan_report_triage_search_and_evidence_on_demand(browser: Any, tmp_path
     first.locator("summary").click()
     shown = first.locator("pre").inner_text()
     assert shown.startswith("{") and json.loads(shown)
+    watched.assert_clean()
+
+
+def test_large_scan_report_renders_findings_only_when_asked(browser: Any, tmp_path: Path) -> None:
+    """Past the expand limit every account starts collapsed and holds no finding in the DOM;
+    opening one renders its findings (with "How to fix" and the last change, as text), and a
+    search opens the accounts that match."""
+    from history_world import report_at as org_report
+
+    report = org_report(T0, logging={PROD: False, DEV: True})
+    change = {
+        "event_name": "StopLogging",
+        "principal_arn": f"arn:aws:iam::{PROD}:user/{HOSTILE}",
+        "identity_type": "IAMUser",
+        "session_name": None,
+        "event_time": "2026-07-01T05:00:00Z",
+        "source_ip": "192.0.2.7",
+        "event_id": "ev-1",
+    }
+    findings = [
+        f.model_copy(update={"evidence": {**f.evidence, "last_change": change}})
+        if f.rule_id == "CT.TRAIL.LOGGING" and f.status == "FAIL"
+        else f
+        for f in report.findings
+    ]
+    report = report.model_copy(update={"findings": findings})
+    path = tmp_path / "report.html"
+    path.write_text(HtmlReporter(expand_up_to=0).render(report), encoding="utf-8")
+    watched = Watched(browser, path)
+    page = watched.page
+    assert page.locator(".finding").count() == 0
+    assert "FAIL" in page.inner_text(f"#account-{PROD} details.findings > summary")
+
+    page.click(f"#account-{PROD} details.findings > summary")
+    logging = page.locator(".finding", has_text="Last change:")
+    assert logging.count() == 1
+    text = logging.inner_text()
+    assert f"Last change: StopLogging by arn:aws:iam::{PROD}:user/{HOSTILE} at " in text
+    assert "How to fix" in text and page.locator(f"#account-{DEV} .finding").count() == 0
+
+    page.fill("#finding-search", "not logging")
+    assert page.locator(f"#account-{DEV}").is_hidden()
+    visible = page.locator(".finding:not(.hidden)")
+    assert visible.count() >= 1
+    assert all("not logging" in visible.nth(i).inner_text() for i in range(visible.count()))
+    page.fill("#finding-search", "")
+    assert page.locator(f"#account-{PROD} details.findings").evaluate(
+        "d => d.open"
+    )  # opened by hand
+    page.check("input[data-filter=status][value=PASS]")
+    page.click(f"#account-{DEV} details.findings > summary")
+    assert page.locator(f"#account-{DEV} .finding[data-status=PASS]").count() >= 1
     watched.assert_clean()

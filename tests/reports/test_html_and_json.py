@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from factories import make_account, make_inventory, make_trail
+from factories import html_findings_strings, make_account, make_inventory, make_trail
 
 from trailcheck.engine import evaluate
 from trailcheck.model import Report
@@ -75,7 +75,9 @@ def test_html_escapes_attacker_controlled_strings() -> None:
     hostile = report.model_copy(update={"findings": [finding, *report.findings[1:]]})
     html = HtmlReporter().render(hostile)
     assert HOSTILE not in html
-    assert "&lt;script&gt;alert(" in html
+    # the findings travel as escaped JSON data, rendered as text (tests/audit/test_browser.py)
+    assert "\\u003cscript\\u003ealert(" in html
+    assert HOSTILE in html_findings_strings(html)
 
 
 def test_html_shows_remediation_with_the_resource_filled_in() -> None:

@@ -114,19 +114,159 @@ def unscanned_accounts(report: Report) -> list[tuple[str, str, str]]:
     ]
 
 
+def script_json(value: Any) -> str:
+    """Compact JSON for a `<script type="application/json">` block: `<`, `>`, `&` and the
+    line separators U+2028/U+2029 escaped, so no text can close the script element."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    for char, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escaped)
+    return text
+
+
 def evidence_island(report: Report) -> tuple[dict[int, int], str]:
-    """Evidence shown on demand: finding index → position in one JSON array embedded once
-    (compact, `<`/`>`/`&` escaped so no text can close the script element)."""
+    """Evidence shown on demand: finding index → position in one JSON array embedded once,
+    each distinct evidence once (accounts failing the same way share it)."""
     positions: dict[int, int] = {}
-    items: list[str] = []
+    seen: dict[str, int] = {}
     for index, f in enumerate(report.findings):
         if f.evidence:
-            positions[index] = len(items)
-            items.append(json.dumps(f.evidence, sort_keys=True, ensure_ascii=False, default=str))
-    text = "[" + ",".join(items) + "]"
-    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
-        text = text.replace(char, escaped)
-    return positions, text
+            text = json.dumps(f.evidence, sort_keys=True, ensure_ascii=False, default=str)
+            positions[index] = seen.setdefault(text, len(seen))
+    items = [json.loads(text) for text in seen]
+    return positions, script_json(items)
+
+
+class _Table:
+    """Distinct values, each once; callers keep the position (rows repeat across accounts)."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self._at: dict[str, int] = {}
+
+    def __call__(self, value: Any) -> int:
+        key = json.dumps(value, separators=(",", ":"))
+        if key not in self._at:
+            self._at[key] = len(self.items)
+            self.items.append(value)
+        return self._at[key]
+
+
+class _Strings:
+    """A string table: each distinct text once, rows refer to it by position (0 is "")."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = [""]
+        self._at: dict[str, int] = {"": 0}
+
+    def __call__(self, text: object) -> int:
+        key = "" if text is None else str(text)
+        if key not in self._at:
+            self._at[key] = len(self.items)
+            self.items.append(key)
+        return self._at[key]
+
+
+FINDING_FIELDS = (
+    "status", "severity", "resource", "sub", "region", "reason", "evidence", "waiver",
+    "fix", "cli", "change_event", "change_by", "change_session", "change_time", "change_ip",
+    "change_id",
+)  # fmt: skip
+
+
+def _mapping(mapping: dict[str, list[str]]) -> str:
+    return "; ".join(f"{f} {', '.join(ids)}" for f, ids in mapping.items())
+
+
+def findings_island(report: Report) -> str:
+    """The findings of the scanned accounts, embedded once and rendered in the page on demand.
+
+    Compact: every text is an index into one string table (`strings`), every distinct finding
+    row (the values of `FINDING_FIELDS`, in that order) is once in `rows`, every distinct
+    monitoring coverage table once in `coverage`. `accounts` lists, per account in
+    `group_findings` order, its rule groups (rule position, row positions) and the position of
+    its coverage table.
+    """
+    strings = _Strings()
+    rows = _Table()
+    tables = _Table()
+    positions, _ = evidence_island(report)
+    index = {id(f): i for i, f in enumerate(report.findings)}
+    rule_ids = sorted(report.rules)
+    rule_at = {r: i for i, r in enumerate(rule_ids)}
+    rules = [
+        [
+            strings(r),
+            strings(report.rules[r].title),
+            strings(_mapping(report.rules[r].controls)),
+            strings(_mapping(report.rules[r].related_controls)),
+            strings(report.rules[r].remediation.summary),
+        ]
+        for r in rule_ids
+    ]
+    coverage = coverage_matrix(report)
+
+    def row(f: Finding) -> list[int]:
+        change = f.evidence.get("last_change")
+        change = change if isinstance(change, dict) else {}
+        remedy = fix_for(report, f) if f.status is Status.FAIL else None
+        waiver = ""
+        if f.waiver is not None:
+            w = f.waiver
+            waiver = f"Waiver: {w.reason}" + (f" (owner {w.owner})" if w.owner else "")
+            waiver += f", expires {w.expires}" if w.expires else ""
+        return [
+            strings(f.status.value),
+            strings(f.severity.value),
+            strings(f.resource_arn),
+            strings(f.sub_resource),
+            strings(f.region),
+            strings(f.reason),
+            positions.get(index[id(f)], -1),
+            strings(waiver),
+            strings(remedy.summary if remedy and f.remediation else ""),
+            strings(remedy.cli if remedy else ""),
+            strings(change.get("event_name") if change else ""),
+            strings((change.get("principal_arn") or change.get("identity_type")) if change else ""),
+            strings(change.get("session_name")),
+            strings(change.get("event_time")),
+            strings(change.get("source_ip")),
+            strings(change.get("event_id")),
+        ]
+
+    def coverage_row(item: dict[str, Any]) -> list[Any]:
+        f: Finding = item["finding"]
+        cells = [*item["cells"], item["eventbridge"]]
+        return [
+            strings(f.title),
+            strings(f.rule_id),
+            strings(item["cis"]),
+            strings(f.status.value),
+            int(item["counted_via"] == "eventbridge"),
+            [[strings(c.get("state")), strings(c.get("detail"))] for c in cells],
+        ]
+
+    accounts = [
+        [
+            [[rule_at[rule_id], [rows(row(f)) for f in findings]] for rule_id, findings in groups],
+            tables([coverage_row(item) for item in coverage.get(account, [])]),
+        ]
+        for account, groups in group_findings(report)
+    ]
+    return script_json(
+        {
+            "strings": strings.items,
+            "rules": rules,
+            "rows": rows.items,
+            "coverage": tables.items,
+            "accounts": accounts,
+        }
+    )
 
 
 # Worst first: the status a matrix cell shows when an account has several findings for a rule.
@@ -254,23 +394,39 @@ class HtmlReporter:
     name: ClassVar[str] = "html"
     filename: ClassVar[str] = "report.html"
 
+    def __init__(self, expand_up_to: int | None = None) -> None:
+        """`expand_up_to`: open every account's findings on load when the report has at most
+        this many findings (default `EXPAND_UP_TO`); larger reports render them on demand."""
+        self.expand_up_to = EXPAND_UP_TO if expand_up_to is None else expand_up_to
+
     def render(self, report: Report) -> str:
         env = _environment()
         template = env.get_template("report.html.j2")
-        positions, evidence_json = evidence_island(report)
-        index = {id(f): i for i, f in enumerate(report.findings)}
+        _, evidence_json = evidence_island(report)
+        groups = group_findings(report)
         return template.render(
             report=report,
-            groups=group_findings(report),
+            groups=groups,
+            counts={account: _counts(rules) for account, rules in groups},
+            expand=len(report.findings) <= self.expand_up_to,
             top_issues=top_issues(report),
             unscanned=unscanned_accounts(report),
-            evidence_at=lambda f: positions.get(index[id(f)]),
             evidence_json=evidence_json,
+            findings_json=findings_island(report),
             org=org_summary(report),
-            coverage=coverage_matrix(report),
             rollup=control_rollup(report),
             frameworks=frameworks(),
-            fix=lambda f: fix_for(report, f),
             css=env.loader.get_source(env, "report.css")[0],  # type: ignore[union-attr]
             js=env.loader.get_source(env, "report.js")[0],  # type: ignore[union-attr]
         )
+
+
+# Reports with at most this many findings open every account's findings on load; larger ones
+# render an account's findings when it is opened (or a search or filter asks for them).
+EXPAND_UP_TO = 2000
+
+
+def _counts(rules: list[tuple[str, list[Finding]]]) -> str:
+    """`3 FAIL, 1 ERROR, 20 PASS, 4 NOT_APPLICABLE findings`: an account's collapsed line."""
+    counts = Counter(f.status for _, findings in rules for f in findings)
+    return ", ".join(f"{counts[s]} {s.value}" for s in CELL_ORDER if counts[s]) + " findings"
