@@ -112,9 +112,18 @@ def _http_server(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPSe
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def latency_proxy(target: str, latency_ms: float) -> tuple[ThreadingHTTPServer, str]:
-    """A loopback HTTP proxy that sleeps `latency_ms` then forwards each request to `target`."""
+def latency_proxy(
+    target: str, latency_ms: float, cache_objects: bool = False
+) -> tuple[ThreadingHTTPServer, str]:
+    """A loopback HTTP proxy that sleeps `latency_ms` then forwards each request to `target`.
+
+    `cache_objects`: a successful GET of an object (a path with no query string: S3 GetObject,
+    path style) is answered from memory after its first fetch, so the simulated S3 costs the
+    latency alone and not moto's CPU (which shares this machine's cores with the tool timed).
+    Listings, digests' neighbours and every other call still go to moto.
+    """
     host, port = target.removeprefix("http://").split(":")
+    cache: dict[str, tuple[int, str, list[tuple[str, str]], bytes]] = {}
 
     class Forward(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -124,19 +133,25 @@ def latency_proxy(target: str, latency_ms: float) -> tuple[ThreadingHTTPServer, 
             time.sleep(latency_ms / 1000)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            upstream = http.client.HTTPConnection(host, int(port), timeout=60)
-            upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
-            response = upstream.getresponse()
-            payload = response.read()
-            self.send_response(response.status, response.reason)
-            for name, value in response.getheaders():
+            cacheable = cache_objects and self.command == "GET" and "?" not in self.path
+            answer = cache.get(self.path) if cacheable else None
+            if answer is None:
+                upstream = http.client.HTTPConnection(host, int(port), timeout=60)
+                upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+                response = upstream.getresponse()
+                answer = (response.status, response.reason, response.getheaders(), response.read())
+                upstream.close()
+                if cacheable and response.status == 200:
+                    cache[self.path] = answer
+            status, reason, headers, payload = answer
+            self.send_response(status, reason)
+            for name, value in headers:
                 if name.lower() not in ("transfer-encoding", "connection", "content-length"):
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
-            upstream.close()
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
@@ -351,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-command", action="store_true", help="skip timing `trailcheck verify-logs` itself"
     )
+    parser.add_argument(
+        "--cache-objects",
+        action="store_true",
+        help="the latency proxy answers repeated object GETs from memory (a warm-up pass fills "
+        "it): the simulated S3 then costs the latency, not moto's CPU",
+    )
     args = parser.parse_args(argv)
     sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "verify")]
     os.environ.update(CREDENTIALS)
@@ -372,8 +393,11 @@ def main(argv: list[str] | None = None) -> int:
 
         endpoint, proxy = moto_endpoint, None
         if args.latency_ms > 0:
-            proxy, endpoint = latency_proxy(moto_endpoint, args.latency_ms)
+            proxy, endpoint = latency_proxy(moto_endpoint, args.latency_ms, args.cache_objects)
         s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint, config=config)
+        if args.cache_objects:
+            _log("warm-up pass (fills the proxy's object cache) ...")
+            run_verifier(s3, writer, key, start, end, args.workers)
         _log(f"verifying with max_workers={args.workers} via {endpoint} ...")
         result, seconds, peak = run_verifier(s3, writer, key, start, end, args.workers)
         files = result.log_files_valid + result.log_files_modified + result.log_files_deleted
@@ -396,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         "digests": result.digests_valid,
         "workers": args.workers,
         "latency_ms": args.latency_ms,
+        "cache_objects": args.cache_objects,
         "write_seconds": round(write_seconds, 3),
         "verify_seconds": round(seconds, 3),
         "files_per_second": round(files / seconds, 1),
