@@ -77,6 +77,16 @@ def test_a_deleted_filter_explains_an_account_finding_over_an_unrelated_put() ->
     assert found.reason.startswith("no working filter; changed by the root user")
 
 
+def test_a_deleted_filter_never_explains_a_chain_broken_at_the_alarm() -> None:
+    # A working filter exists (the chain breaks at its alarm): the deleted one is not the cause.
+    evidence = {"links": {"arns": [GROUP]}, "coverage": {"broken_link": "alarm"}}
+    (found,) = attach_changes([_finding(evidence)], RULES, _inventory(EVENTS[1:]))
+    assert found.evidence["last_change"] is None
+    at_filter = {"links": {"arns": [GROUP]}, "coverage": {"broken_link": "metric_filter"}}
+    (found,) = attach_changes([_finding(at_filter)], RULES, _inventory(EVENTS[1:]))
+    assert found.evidence["last_change"]["event_name"] == "DeleteMetricFilter"
+
+
 def test_a_put_of_the_filter_the_finding_names_counts() -> None:
     evidence = {"links": {"arns": [GROUP]}, "filters": [{"name": "Kept"}]}
     (found,) = attach_changes([_finding(evidence)], RULES, _inventory(EVENTS))

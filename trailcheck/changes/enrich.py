@@ -103,12 +103,13 @@ def _enrich(
     ]
     named = set(_strings(finding.evidence))
     filters = _existing_filters(inventory)
+    filter_link = _filter_link_broken(finding)
     events = sorted(
         (
             e
             for h in found
             for e in h.events
-            if e.event_name in wanted and _relevant(e, named, filters)
+            if e.event_name in wanted and _relevant(e, named, filters, filter_link)
         ),
         key=lambda e: e.event_time,
         reverse=True,
@@ -145,16 +146,28 @@ def _enrich(
 _FILTER_EVENTS = frozenset({"PutMetricFilter", "DeleteMetricFilter"})
 
 
-def _relevant(event: ChangeEvent, named: set[str], existing_filters: set[str]) -> bool:
+def _relevant(
+    event: ChangeEvent, named: set[str], existing_filters: set[str], filter_link: bool
+) -> bool:
     """A metric-filter event counts for a finding when the finding names that filter, or
-    the filter was deleted and is gone (it may have been the missing one); other events on
-    the finding's resources always count."""
+    the filter was deleted and is gone while the finding's chain breaks at the filter (it may
+    have been the missing one: a deleted filter cannot explain a broken alarm or topic); other
+    events on the finding's resources always count."""
     if event.event_name not in _FILTER_EVENTS or len(event.resources) < 2:
         return True
     name = event.resources[-1]  # record_resources: the log group, then the filter name
     if name in named:
         return True
-    return event.event_name == "DeleteMetricFilter" and name not in existing_filters
+    return filter_link and event.event_name == "DeleteMetricFilter" and name not in existing_filters
+
+
+def _filter_link_broken(finding: Finding) -> bool:
+    """Whether the finding's monitoring chain breaks at the metric filter (True when the
+    finding carries no coverage evidence: nothing says the filters were fine)."""
+    coverage = finding.evidence.get("coverage")
+    if not isinstance(coverage, Mapping):
+        return True
+    return coverage.get("broken_link") in (None, "metric_filter")
 
 
 def _existing_filters(inventory: Inventory) -> set[str]:
