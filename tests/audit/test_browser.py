@@ -296,6 +296,7 @@ def test_scan_report_triage_search_and_evidence_on_demand(browser: Any, tmp_path
     first = page.locator("details.evidence").first
     assert first.locator("pre").inner_text() == ""
     first.locator("summary").click()
+    first.locator("pre", has_text="{").wait_for()  # rendered by the `toggle` task
     shown = first.locator("pre").inner_text()
     assert shown.startswith("{") and json.loads(shown)
     watched.assert_clean()
@@ -332,6 +333,8 @@ def test_large_scan_report_renders_findings_only_when_asked(browser: Any, tmp_pa
     assert "FAIL" in page.inner_text(f"#account-{PROD} details.findings > summary")
 
     page.click(f"#account-{PROD} details.findings > summary")
+    # <details> fires `toggle` in a task of its own: wait for the rendering it starts.
+    page.wait_for_selector(f"#account-{PROD} .finding", state="attached")
     logging = page.locator(".finding", has_text="Last change:")
     assert logging.count() == 1
     text = logging.inner_text()
@@ -349,5 +352,6 @@ def test_large_scan_report_renders_findings_only_when_asked(browser: Any, tmp_pa
     )  # opened by hand
     page.check("input[data-filter=status][value=PASS]")
     page.click(f"#account-{DEV} details.findings > summary")
+    page.wait_for_selector(f"#account-{DEV} .finding[data-status=PASS]", state="attached")
     assert page.locator(f"#account-{DEV} .finding[data-status=PASS]").count() >= 1
     watched.assert_clean()
