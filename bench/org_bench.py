@@ -20,11 +20,8 @@ The organization (N accounts, the management account included):
 from __future__ import annotations
 
 import json
-import logging
 import math
-import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +32,7 @@ from typing import Any
 
 import boto3
 
+from trailcheck.demo.moto_server import MotoProcess, start_moto_server
 from trailcheck.rules import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,62 +45,10 @@ KEY = "testing"
 # ----------------------------------------------------------------------------- moto server
 
 
-def _serve(port: int, ready: Any, stop: Any) -> None:
-    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"  # moto would build ~1300 AMIs/account
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    from moto.server import ThreadedMotoServer
-
-    from trailcheck.demo.moto_fidelity import faithful_moto
-
-    with faithful_moto():
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        ready.set()
-        stop.wait()
-        server.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class MotoServer:
-    port: int
-    process: Any
-    stop: Any
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def cpu_seconds(self) -> float:
-        return _cpu_seconds(self.process.pid)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.terminate()
-
-
-def start_server() -> MotoServer:
-    ctx = multiprocessing.get_context("spawn")
-    ready, stop = ctx.Event(), ctx.Event()
-    port = _free_port()
-    process = ctx.Process(target=_serve, args=(port, ready, stop), daemon=True)
-    process.start()
-    if not ready.wait(60):
-        process.terminate()
-        raise RuntimeError("moto server did not start")
-    return MotoServer(port, process, stop)
+# One server for every benchmark and test that needs one: trailcheck.demo.moto_server (faithful
+# moto in a child process). The names below are what bench/ and tests/ import.
+MotoServer = MotoProcess
+start_server = start_moto_server
 
 
 # ----------------------------------------------------------------------------- organization
