@@ -525,22 +525,19 @@ class Visibility:
 
     def trail_list(self, account_id: str) -> Unseen | None:
         """Whether the account's ListTrails was read (and the account entered)."""
-        unseen = self.account(account_id)
-        if unseen is not None:
-            return unseen
-        listed = self.inventory.accounts[account_id].trail_arns
-        if isinstance(listed, Unknown):
-            return Unseen(f"cannot list the trails of account {account_id}: {listed.describe()}")
-        return None
+        return self._listing(account_id, "trail_arns", "trails")
 
     def bucket_list(self, account_id: str) -> Unseen | None:
         """Whether the account's ListBuckets was read (it tells which buckets it owns)."""
+        return self._listing(account_id, "bucket_names", "buckets")
+
+    def _listing(self, account_id: str, attr: str, noun: str) -> Unseen | None:
         unseen = self.account(account_id)
         if unseen is not None:
             return unseen
-        listed = self.inventory.accounts[account_id].bucket_names
+        listed = getattr(self.inventory.accounts[account_id], attr)
         if isinstance(listed, Unknown):
-            return Unseen(f"cannot list the buckets of account {account_id}: {listed.describe()}")
+            return Unseen(f"cannot list the {noun} of account {account_id}: {listed.describe()}")
         return None
 
     def trail(self, trail: Trail) -> Unseen | None:
