@@ -248,3 +248,18 @@ def test_demo_scans_the_sample_organization(
     assert ("CT.TRAIL.LOGGING", "assumed-role/Admin/alice") in who
     assert ("CT.BUCKET.DELIVERY_SCOPED", "user/ops-bob") in who
     assert ("CT.MON.CMK_DISABLE_OR_DELETION", "root") in who
+
+
+def test_reports_get_the_mode_a_plain_write_gives(tmp_path: Path) -> None:
+    """Atomic writes go through a temporary file: it must not leave reports 0600."""
+    import os
+
+    from trailcheck.snapshot import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "report.json", "{}\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.json").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +23,10 @@ M = TypeVar("M", bound=BaseModel)
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file and a rename (no torn files)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # Not mkstemp: its 0600 would make reports unreadable to others; O_EXCL with 0666 gets
+    # the mode a plain write gives (the umask applies).
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         # backslashreplace: a lone surrogate (bytes that were not UTF-8) becomes `\udcff`,
         # which is also its JSON escape, instead of a crash at the end of a long scan.
