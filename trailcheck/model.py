@@ -582,6 +582,10 @@ class Finding(_Frozen):
     # The named part of the resource judged, when one resource holds several judged parts
     # without ARNs of their own (`metric-filter/NAME` on a log group). Part of the identity.
     sub_resource: str | None = None
+    # Machine-readable causes of a FAIL (`trail.not_logging`, `bucket.acl_public`, ...): what
+    # `--who` looks up the causing change events by (trailcheck/changes/catalog.py). Empty for
+    # other statuses.
+    problems: list[str] = Field(default_factory=list)
 
     def sort_key(self) -> tuple[str, str, str, str, str, str]:
         return (

@@ -156,8 +156,10 @@ class RuleContext:
         severity: Severity | None = None,
         resource_type: str | None = None,
         remediation: Remediation | None = None,
+        problems: Sequence[str] = (),
     ) -> Finding:
-        """A finding of this rule; `remediation` replaces the rule's fix for this state."""
+        """A finding of this rule; `remediation` replaces the rule's fix for this state;
+        `problems` names the machine-readable causes of a FAIL (see `Finding.problems`)."""
         return Finding(
             rule_id=self.rule.id,
             title=self.rule.title,
@@ -172,6 +174,7 @@ class RuleContext:
             controls={k: list(v) for k, v in sorted(self.rule.controls.items())},
             related_controls={k: list(v) for k, v in sorted(self.rule.related_controls.items())},
             remediation=remediation.info() if remediation else None,
+            problems=list(problems),
         )
 
     def passed(self, **kw: Any) -> Finding:
