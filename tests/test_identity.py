@@ -25,7 +25,7 @@ from factories import (
 
 from trailcheck.baseline import create_baseline, fingerprint, identity
 from trailcheck.engine import evaluate
-from trailcheck.model import FilterPatternTest, Inventory, Report, Status
+from trailcheck.model import FilterPatternTest, Inventory, Report, Severity, Status
 from trailcheck.reports.ocsf import OcsfReporter
 from trailcheck.reports.sarif import FINGERPRINT_KEY, SarifReporter
 from trailcheck.rules import load_rules
@@ -126,3 +126,39 @@ def test_findings_without_a_sub_resource_keep_their_fingerprint() -> None:
         ("trailcheck/v1", finding.rule_id, ACCOUNT, finding.region or "", finding.resource_arn)
     )
     assert fingerprint(finding) == hashlib.sha256(v1.encode()).hexdigest()[:32]
+
+
+def _twice(statuses: tuple[Status, ...]):  # type: ignore[no-untyped-def]
+    """A rule (as a plug-in might be written) that judges the account once per status given."""
+    from trailcheck.rules.base import Remediation, rule
+
+    @rule(
+        id="TEST.TWICE.ACCOUNT",
+        title="judges one account more than once",
+        severity=Severity.LOW,
+        resource_type="AWS::::Account",
+        remediation=Remediation(summary="fix the rule", cli="-", terraform="-"),
+        controls={},
+        requires={"trails"},
+    )
+    def twice(inventory: Inventory, ctx):  # type: ignore[no-untyped-def]
+        for status in statuses:
+            yield ctx.for_account(inventory, ACCOUNT, status, f"said {status.value}")
+
+    return twice
+
+
+def test_a_rule_giving_one_identity_two_verdicts_gets_one_error_naming_both() -> None:
+    report = evaluate(make_inventory(), [_twice((Status.PASS, Status.ERROR))])
+    assert_unique_identities(report)
+    [finding] = report.findings
+    assert finding.status is Status.ERROR
+    assert "2 different findings" in finding.reason
+    assert "PASS (said PASS)" in finding.reason and "ERROR (said ERROR)" in finding.reason
+    said = finding.evidence["conflicting_findings"]
+    assert [c["status"] for c in said] == ["PASS", "ERROR"]  # type: ignore[index]
+
+
+def test_a_rule_repeating_one_finding_gives_it_once() -> None:
+    report = evaluate(make_inventory(), [_twice((Status.PASS, Status.PASS))])
+    assert [(f.status, f.reason) for f in report.findings] == [(Status.PASS, "said PASS")]

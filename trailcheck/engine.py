@@ -1,7 +1,8 @@
 """Run rules over an inventory and build the `Report`.
 
 Silence never reads as compliance: a rule that raises, or that says nothing about an account
-in scope, gets an ERROR finding for that account. Findings are sorted so the same inventory
+in scope, gets an ERROR finding for that account. A rule that says two different things about
+one finding identity gets one ERROR naming both. Findings are sorted so the same inventory
 always gives the same report.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from trailcheck.baseline import identity
 from trailcheck.changes.enrich import attach_changes
 from trailcheck.errors import UserError
 from trailcheck.gate import failures_at_or_above as failures_at_or_above  # re-exported
@@ -64,7 +66,37 @@ def run_rule(rule: Rule, inventory: Inventory, ctx: RuleContext) -> list[Finding
         else:
             reason = "the rule gave no verdict for this account"
         findings.append(_account_error(ctx, inventory, account_id, reason))
-    return findings
+    return one_per_identity(findings)
+
+
+def one_per_identity(findings: Sequence[Finding]) -> list[Finding]:
+    """Each finding identity once (`baseline.identity`): identical copies collapse into one;
+    different findings with one identity become one ERROR listing what each said (which of
+    them is true cannot be told, and a report must never carry both)."""
+    groups: dict[tuple[str, ...], list[Finding]] = {}
+    for finding in findings:
+        same = groups.setdefault(identity(finding), [])
+        if finding not in same:
+            same.append(finding)
+    return [same[0] if len(same) == 1 else _conflict(same) for same in groups.values()]
+
+
+def _conflict(same: list[Finding]) -> Finding:
+    said = "; ".join(f"{f.status.value} ({f.reason})" for f in same)
+    evidence: dict[str, Any] = {
+        "conflicting_findings": [
+            {"status": f.status.value, "reason": f.reason, "evidence": f.evidence} for f in same
+        ]
+    }
+    return same[0].model_copy(
+        update={
+            "status": Status.ERROR,
+            "reason": f"the rule gave {len(same)} different findings for this resource: {said}",
+            "evidence": evidence,
+            "remediation": None,
+            "problems": [],
+        }
+    )
 
 
 def _account_error(ctx: RuleContext, inventory: Inventory, account_id: str, reason: str) -> Finding:

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 from org_world import REGION, OrgWorld, build_org_world
+from verdict_change import duplicate_identities, verdict_violations
 
 from trailcheck.demo.faults import Fault, FaultProxy, Policy, Request, seeded_faults
 from trailcheck.demo.moto_fidelity import faithful_moto
@@ -197,6 +198,48 @@ def test_past_the_retry_budget_facts_are_unknown_and_rules_say_error(
     assert scan.report.metadata.api_retries == {"cloudtrail:GetTrailStatus": 7 * len(read)}
     changed = _assert_only_errors_changed(scan, clean)
     assert changed and any("ThrottlingException" in f["reason"] for f in changed)
+
+
+def test_a_lost_describe_trails_upstream_makes_the_central_buckets_rules_error(
+    env: Env, proxy: FaultProxy, clean: Scan
+) -> None:
+    """The management account's DescribeTrails is throttled past every retry: which bucket the
+    organization trail writes to is unknown. log-archive (which owns the central bucket) must
+    not read "owns no CloudTrail log bucket" (NOT_APPLICABLE), and the central bucket's own
+    findings must not vanish without an ERROR of their rule in log-archive."""
+
+    def lose_org_trail(request: Request, attempt: int) -> Fault | None:
+        lost = request.operation == "DescribeTrails" and b"org-trail" in request.body
+        return Fault.THROTTLE if lost else None
+
+    scan = org_scan(proxy, lose_org_trail)
+    assert scan.report.metadata.api_calls_lost == {"cloudtrail:DescribeTrails": 1}
+    archive = env.world.accounts["log-archive"]
+    bucket_rules = {
+        f.rule_id for f in clean.report.findings if f.resource_type == "AWS::S3::Bucket"
+    }
+    theirs = [f for f in scan.report.findings if f.account_id == archive]
+    assert {f.rule_id for f in theirs if f.status is Status.ERROR} >= bucket_rules
+    assert not [
+        f for f in theirs if f.rule_id in bucket_rules and f.status is Status.NOT_APPLICABLE
+    ]
+    assert verdict_violations(clean.report.findings, scan.report.findings) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ninety_percent_cloudtrail_throttling_turns_only_verdicts_into_error(
+    proxy: FaultProxy, clean: Scan, seed: int
+) -> None:
+    """An independent proxy throttles 90 % of CloudTrail attempts (many calls are lost after
+    8 attempts, in every account): verdicts may only turn into ERROR; no finding vanishes
+    without an ERROR of its rule in its account; no identity is given twice."""
+    only_cloudtrail = seeded_faults(
+        seed, throttle=0.9, server=0, reset=0, slow=0, only=lambda r: r.service == "cloudtrail"
+    )
+    scan = org_scan(proxy, only_cloudtrail)
+    assert scan.session.meter.lost()  # the faults did outlast the retries
+    assert duplicate_identities(scan.report.findings) == []
+    assert verdict_violations(clean.report.findings, scan.report.findings) == []
 
 
 def test_one_throttled_account_does_not_spend_the_retries_of_another(proxy: FaultProxy) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -275,7 +275,8 @@ class RuleContext:
         *,
         kind: str,
         noun: str,
-        owned_list: Callable[[str], Unseen | None] | None = None,
+        owned: Callable[[str], Collection[str] | Unseen] | None = None,
+        needs_users: bool = False,
     ) -> Iterator[Finding]:
         """Judge each resource trails use (`uses(trail)`: a bucket name, key or group ARN)
         once, in the account that owns it, with `judge(resource, users)`. `kind` names the
@@ -286,24 +287,30 @@ class RuleContext:
           `Visibility.place` picks; it is never judged on facts read from outside its owner.
         * A trail that could not be described (which resource it uses is unknown) and an
           account whose trails could not be listed get ERROR: something of theirs is unjudged.
-        * A reachable account that receives no finding gets NOT_APPLICABLE ("owns no `noun`"),
-          unless `owned_list(account)` says its own list of such resources could not be read
-          (ownership not told by an ARN, as for buckets): then ERROR.
+        * Absence only from complete listings: while any entered account's trails could not
+          be listed or any trail described, an account that may own a resource such a trail
+          uses gets an account-level ERROR naming that gap, beside its judged resources.
+          `owned(account)` (the resources the account owns, or why that is unknown; for
+          buckets, whose ownership an ARN does not tell) narrows "may own" to accounts owning
+          a resource no described trail uses; without it, every entered account may.
+        * A reachable account with no finding and no doubt gets NOT_APPLICABLE ("owns no
+          `noun`"); an account whose own `owned` list is unknown gets ERROR instead.
+        * A judged finding about the account itself (its root ARN) is its one account-level
+          finding: no account-level ERROR or NOT_APPLICABLE is added beside it.
+        * `needs_users`: the verdict depends on *every* trail that uses the resource (which
+          accounts write to a bucket): while such a gap exists it is `cannot_judge`d.
         """
         visibility = Visibility(inventory)
         found: dict[str, list[Finding]] = defaultdict(list)
+        doubts: dict[str, list[Unseen]] = defaultdict(list)  # account-level ERROR reasons
+        gaps: list[Unseen] = []  # trails anywhere whose resources are unknown
         for account in inventory.reachable_accounts():
             unlisted = visibility.trail_list(account.account_id)
             if unlisted is not None:
-                found[account.account_id].append(
-                    self.for_account(
-                        inventory,
-                        account.account_id,
-                        Status.ERROR,
-                        f"{unlisted.reason}: the {kind}s its trails use cannot be judged",
-                        evidence=unlisted.evidence(),
-                    )
+                doubts[account.account_id].append(
+                    Unseen(f"{unlisted.reason}: the {kind}s its trails use cannot be judged")
                 )
+                gaps.append(unlisted)
         users: dict[str, list[Trail]] = defaultdict(list)
         for _, trail in sorted(inventory.trails.items()):
             undescribed = visibility.trail(trail)
@@ -311,6 +318,7 @@ class RuleContext:
                 if (resource := uses(trail)) is not None:
                     users[resource].append(trail)
                 continue
+            gaps.append(undescribed)
             place = visibility.place([trail])
             if place is not None:
                 found[place].append(
@@ -324,6 +332,11 @@ class RuleContext:
                 )
         for resource, trails in sorted(users.items()):
             unseen = seen(resource)
+            if unseen is None and needs_users and gaps:
+                unseen = Unseen(
+                    f"which trails use the {kind} is not fully known: "
+                    f"{_gap_text(gaps)}; rerun the scan once that call succeeds"
+                )
             owner = owner_of(resource)
             if unseen is None and isinstance(owner, str):
                 found[owner].extend(judge(resource, trails))
@@ -336,24 +349,31 @@ class RuleContext:
             )
             if place is not None:
                 found[place].append(cannot_judge(resource, trails, unseen, place))
+        partition = inventory.metadata.partition
         for account in inventory.reachable_accounts():
-            unlisted = owned_list(account.account_id) if owned_list else None
-            if found.get(account.account_id):
-                yield from found[account.account_id]
-            elif unlisted is not None:
-                yield self.for_account(
-                    inventory,
-                    account.account_id,
-                    Status.ERROR,
-                    f"{unlisted.reason}: whether it owns a {kind} is unknown",
-                    evidence=unlisted.evidence(),
+            account_id = account.account_id
+            mine = found.get(account_id, [])
+            yield from mine
+            root = f"arn:{partition}:iam::{account_id}:root"
+            if any(f.resource_arn == root and f.region is None for f in mine):
+                continue  # the account itself was judged: that is its account-level finding
+            listed = owned(account_id) if owned else None
+            reasons = list(doubts.get(account_id, ()))
+            if gaps and (not isinstance(listed, Collection) or any(r not in users for r in listed)):
+                reasons.append(_gap(gaps, kind))
+            if isinstance(listed, Unseen) and not mine:
+                reasons.append(Unseen(f"{listed.reason}: whether it owns a {kind} is unknown"))
+            if reasons:
+                doubt = Unseen(
+                    "; ".join(dict.fromkeys(r.reason for r in reasons)),
+                    add_to_scan=next((r.add_to_scan for r in reasons if r.add_to_scan), None),
                 )
-            else:
                 yield self.for_account(
-                    inventory,
-                    account.account_id,
-                    Status.NOT_APPLICABLE,
-                    f"the account owns no {noun}",
+                    inventory, account_id, Status.ERROR, doubt.reason, evidence=doubt.evidence()
+                )
+            elif not mine:
+                yield self.for_account(
+                    inventory, account_id, Status.NOT_APPLICABLE, f"the account owns no {noun}"
                 )
 
     # -- the CloudTrail log buckets -------------------------------------------------------
@@ -403,10 +423,14 @@ class RuleContext:
         inventory: Inventory,
         judge: Callable[[Bucket, list[Trail]], Iterable[Finding]],
         needs: Sequence[str] = (),
+        *,
+        needs_writers: bool = False,
     ) -> Iterator[Finding]:
         """Run `judge(bucket, writers)` once per bucket a trail writes to, in the owner account
         (`per_used_resource`); a bucket `Visibility` cannot judge, or with an unknown fact
-        among `needs` (attribute names), gets ERROR without being judged."""
+        among `needs` (attribute names), gets ERROR without being judged. `needs_writers`:
+        the verdict depends on every writer, so a bucket is not judged while some trail's
+        bucket is unknown (a trail list or description lost anywhere in the scan)."""
         visibility = Visibility(inventory)
 
         def bucket_of(name: str) -> Bucket:
@@ -431,8 +455,24 @@ class RuleContext:
             cannot_judge,
             kind="log bucket",
             noun="CloudTrail log bucket",
-            owned_list=visibility.bucket_list,
+            owned=visibility.owned_buckets,
+            needs_users=needs_writers,
         )
+
+
+def _gap_text(gaps: Sequence[Unseen]) -> str:
+    """The first of `gaps` (trail lists not read, trails not described, anywhere in the
+    scan), and how many more there are."""
+    more = f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else ""
+    return f"{gaps[0].reason}{more}"
+
+
+def _gap(gaps: Sequence[Unseen], kind: str) -> Unseen:
+    """Why an account may own a `kind` some trail uses, unknown to the scan."""
+    return Unseen(
+        f"whether the account owns a {kind} some trail uses is unknown: "
+        f"{_gap_text(gaps)}; rerun the scan once that call succeeds"
+    )
 
 
 def _uncollected_bucket(name: str) -> Bucket:
@@ -533,6 +573,14 @@ class Visibility:
     def bucket_list(self, account_id: str) -> Unseen | None:
         """Whether the account's ListBuckets was read (it tells which buckets it owns)."""
         return self._listing(account_id, "bucket_names", "buckets")
+
+    def owned_buckets(self, account_id: str) -> tuple[str, ...] | Unseen:
+        """The buckets the account owns (ListBuckets), or why that is unknown."""
+        unseen = self.bucket_list(account_id)
+        if unseen is not None:
+            return unseen
+        names = self.inventory.accounts[account_id].bucket_names
+        return names if isinstance(names, tuple) else ()
 
     def _listing(self, account_id: str, attr: str, noun: str) -> Unseen | None:
         unseen = self.account(account_id)

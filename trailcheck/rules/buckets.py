@@ -631,7 +631,7 @@ def delivery_scoped(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
                 evidence=evidence,
             )
 
-    yield from ctx.per_log_bucket(inventory, judge, needs=("policy",))
+    yield from ctx.per_log_bucket(inventory, judge, needs=("policy",), needs_writers=True)
 
 
 @rule(
@@ -1469,4 +1469,4 @@ def separate_account(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                 evidence=evidence,
             )
 
-    yield from ctx.per_log_bucket(inventory, judge)
+    yield from ctx.per_log_bucket(inventory, judge, needs_writers=True)
