@@ -1,4 +1,5 @@
-"""Deny each collector call in turn: nothing the scan could not read may turn into PASS or N/A.
+"""Deny or lose each collector call in turn: nothing the scan could not read may turn into PASS
+or N/A, vanish, or be given twice.
 
 A small organization is built once in moto (management account with an organization trail,
 its bucket, key, log group, the CIS monitoring set and an EventBridge rule; one member with a
@@ -6,24 +7,32 @@ trail of its own whose key and log group belong to an account outside the scan).
 scanned once with full access, then once per operation the collectors declare with that
 operation refused: AccessDenied is returned by a botocore `before-call` hook registered in
 this test on the clients of trailcheck's real session layer, so everything from the session
-up is the real code path. Compared with the full-access run, a finding whose status changed
-must now be ERROR, a new finding must be ERROR, and a finding that disappeared must leave an
-ERROR of the same rule in its account. A scan the denial stops altogether (no credentials
-identity, no organization) must stop with a ScanError, never a report.
+up is the real code path. Then once per (operation, account) with the call *lost* in that
+account only — every attempt answers as AWS does when it throttles, fails (503) or resets the
+connection (a `before-send` hook, so the session's retries run and give up) — which reaches the
+upstream calls whose loss concerns another account (a trail's owner vs its bucket's owner).
+Compared with the full-access run (tests/verdict_change.py), a finding whose status changed
+must now be ERROR, a new finding must be ERROR, a finding that disappeared must leave an ERROR
+of the same rule in its account, and no identity may be given twice. A scan the loss stops
+altogether (no credentials identity, no organization) must stop with a ScanError, never a
+report.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ConnectionClosedError
 from moto import mock_aws
+from verdict_change import verdict_violations
 
+from trailcheck.demo.faults import Fault, error_response
 from trailcheck.demo.moto_fidelity import faithful_moto
 from trailcheck.demo.organization import (
     add_cis_monitoring,
@@ -62,8 +71,9 @@ OPERATIONS = sorted(
 )
 
 
-def build_world() -> None:
-    """Inside an active moto mock: the organization described in the module docstring."""
+def build_world() -> dict[str, str]:
+    """Inside an active moto mock: the organization described in the module docstring.
+    Returns the account ids by role (management, member)."""
     base = boto3.Session(region_name=REGION)
     org = base.client("organizations")
     org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
@@ -118,10 +128,11 @@ def build_world() -> None:
         CloudWatchLogsRoleArn=f"arn:aws:iam::{member}:role/CloudTrailToLogs",
     )
     own.start_logging(Name="own")
+    return {"management": management, "member": member}
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[None]:
+def world() -> Iterator[dict[str, str]]:
     with pytest.MonkeyPatch.context() as mp:
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
             mp.delenv(name, raising=False)
@@ -130,8 +141,7 @@ def world() -> Iterator[None]:
         mp.setenv("AWS_DEFAULT_REGION", REGION)
         mp.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         with mock_aws(), faithful_moto():
-            build_world()
-            yield
+            yield build_world()
 
 
 class Denial:
@@ -158,6 +168,67 @@ class Denial:
         }
 
 
+class _Raw:
+    """The raw body of a made-up HTTP answer, as botocore reads it."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+# The error answer each lost operation gets, by position: every kind of loss is exercised.
+LOSSES = (Fault.THROTTLE, Fault.ERROR_503, Fault.RESET)
+# moto's in-process stubber answers every request too (botocore runs all before-send hooks and
+# takes the first answer) and raises for what it does not implement: a reset, raised by the
+# hook, stops it first.
+RESET_ONLY = frozenset({"logs:TestMetricFilter"})
+# botocore's protocol names → the fault proxy's.
+PROTOCOLS = {"smithy-rpc-v2-cbor": "cbor", "rest-json": "json"}
+
+
+@dataclass
+class Loss:
+    """A `before-send` hook (ahead of moto) that loses `operation` in `account` on every
+    attempt: AWS's throttling or 503 answer in the service's protocol (the fault proxy's
+    `error_response`), or a reset connection. It also records which account made which call
+    (by the access key that signed it): `keys` maps account ids to access keys."""
+
+    keys: dict[str, str]
+    # the service's name in event names (its hyphenized id) → (service name, protocol)
+    services: dict[str, tuple[str, str]] = field(default_factory=dict)
+    operation: str | None = None
+    account: str | None = None
+    fault: Fault = Fault.THROTTLE
+    refused: int = 0
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def lose(self, operation: str | None, account: str | None = None) -> None:
+        self.operation, self.account, self.refused = operation, account, 0
+        if operation is not None:
+            self.fault = LOSSES[OPERATIONS.index(operation) % len(LOSSES)]
+            self.fault = Fault.RESET if operation in RESET_ONLY else self.fault
+
+    def __call__(
+        self, request: AWSPreparedRequest, event_name: str, **_: Any
+    ) -> AWSResponse | None:
+        service, protocol = self.services[event_name.split(".")[1]]
+        called = f"{service}:{event_name.split('.')[2]}"
+        signed = str(request.headers.get("Authorization", b""), "utf-8", "replace")
+        account = next((a for a, k in self.keys.items() if f"Credential={k}/" in signed), "?")
+        self.seen.add((account, called))
+        if self.operation is None or (self.account is not None and account != self.account):
+            return None
+        if called not in (self.operation, TRIGGERED_BY.get(self.operation)):
+            return None
+        self.refused += called == self.operation
+        if self.fault is Fault.RESET:
+            raise ConnectionClosedError(endpoint_url=request.url)
+        status, headers, body = error_response(self.fault, PROTOCOLS.get(protocol, protocol))
+        return AWSResponse(request.url, status, headers, _Raw(body))
+
+
 @dataclass(frozen=True)
 class Scanner:
     """One session for every scan of the module (service models load once), with the hook
@@ -165,9 +236,16 @@ class Scanner:
 
     session: AwsSession
     denial: Denial
+    loss: Loss | None = None
 
     def scan(self) -> list[Finding]:
         scope = organization_targets(self.session, REGION, max_workers=2)
+        if self.loss is not None:  # the members' keys are new at each AssumeRole
+            self.loss.keys.update(
+                (t.account_id, t.credentials.access_key_id)
+                for t in scope.targets
+                if t.credentials is not None
+            )
         inventory = collect(
             scope.targets,
             self.session,
@@ -178,12 +256,29 @@ class Scanner:
         return evaluate(inventory, RULES).findings
 
 
+SERVICES = sorted({op.split(":")[0] for op in OPERATIONS})
+
+
 @pytest.fixture(scope="module")
-def scanner(world: None) -> Scanner:
+def scanner(world: dict[str, str]) -> Scanner:
     session, denial = AwsSession(max_attempts=1), Denial()
-    for service in {op.split(":")[0] for op in OPERATIONS}:
+    for service in SERVICES:
         session.client(service, REGION).meta.events.register("before-call", denial)
     return Scanner(session, denial)
+
+
+@pytest.fixture(scope="module")
+def losing(world: dict[str, str]) -> Scanner:
+    """A session with real retries (3 attempts, delays scaled down) and the `Loss` hook ahead
+    of moto's on each client; the caller's own key is the management account's."""
+    session = AwsSession(max_attempts=3, backoff_scale=0.0001)
+    loss = Loss(keys={world["management"]: os.environ["AWS_ACCESS_KEY_ID"]})
+    for service in SERVICES:
+        client = session.client(service, REGION)
+        model = client.meta.service_model
+        loss.services[model.service_id.hyphenize()] = (model.service_name, model.protocol)
+        client.meta.events.register_first("before-send", loss)
+    return Scanner(session, Denial(), loss)
 
 
 @pytest.fixture(scope="module")
@@ -192,18 +287,11 @@ def full_access(scanner: Scanner) -> tuple[list[Finding], dict[str, int]]:
     return scanner.scan(), scanner.session.meter.snapshot()
 
 
-def _key(finding: Finding) -> tuple[str, str, str, str]:
-    # Not the region: a bucket whose GetBucketLocation was denied is judged the same, in no
-    # region. CT.MON.OVERBROAD_FILTER gives one finding per filter of a log group.
-    filter_name = str(finding.evidence.get("filter_name", ""))
-    return (finding.rule_id, finding.account_id, finding.resource_arn, filter_name)
-
-
-def _by_key(findings: list[Finding]) -> dict[tuple, set[Status]]:
-    grouped: dict[tuple, set[Status]] = defaultdict(set)
-    for finding in findings:
-        grouped[_key(finding)].add(finding.status)
-    return grouped
+@pytest.fixture(scope="module")
+def full_access_losing(losing: Scanner) -> list[Finding]:
+    assert losing.loss is not None
+    losing.loss.lose(None)
+    return losing.scan()
 
 
 def test_the_world_reaches_every_verdict_and_calls_every_operation(
@@ -214,6 +302,19 @@ def test_the_world_reaches_every_verdict_and_calls_every_operation(
     assert set(OPERATIONS) - set(TRIGGERED_BY) <= set(calls), sorted(set(OPERATIONS) - set(calls))
     declared = {op for c in all_collectors() for op in c.operations} - WHO_ONLY | set(UNDECLARED)
     assert set(calls) <= declared, f"undeclared calls: {sorted(set(calls) - declared)}"
+
+
+def test_the_lossy_session_sees_the_same_world_and_both_accounts(
+    world: dict[str, str],
+    losing: Scanner,
+    full_access: tuple[list[Finding], dict[str, int]],
+    full_access_losing: list[Finding],
+) -> None:
+    assert losing.loss is not None
+    assert verdict_violations(full_access[0], full_access_losing) == []
+    assert verdict_violations(full_access_losing, full_access[0]) == []
+    callers = {account for account, _ in losing.loss.seen}
+    assert callers == set(world.values()), callers  # every call attributed to its account
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -230,11 +331,35 @@ def test_a_denied_call_never_becomes_pass_or_not_applicable(
         refused = scanner.denial.refused
         scanner.denial.deny(None)
     assert refused, f"{operation} was never asked: the test denies nothing"
-    before, after = _by_key(full_access[0]), _by_key(findings)
-    errors = {(f.rule_id, f.account_id) for f in findings if f.status is Status.ERROR}
-    for key, statuses in after.items():
-        changed = statuses - before.get(key, set())
-        assert changed <= {Status.ERROR}, (key, before.get(key), statuses)
-    for key, statuses in before.items():
-        if statuses - after.get(key, set()):
-            assert key[:2] in errors, (key, statuses, "vanished without an ERROR")
+    assert verdict_violations(full_access[0], findings) == []
+
+
+@pytest.mark.parametrize("role", ["management", "member"])
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_a_call_lost_after_retries_in_one_account_turns_only_verdicts_into_error(
+    operation: str,
+    role: str,
+    world: dict[str, str],
+    losing: Scanner,
+    full_access_losing: list[Finding],
+) -> None:
+    """`operation` lost in one account only, past the retries: in that account and in every
+    other (the owner of a bucket another account's trail writes to) only ERRORs may appear."""
+    loss = losing.loss
+    assert loss is not None
+    account = world[role]
+    if (account, operation) not in loss.seen:
+        pytest.skip(f"{operation} is not called in the {role} account")
+    lost_before = losing.session.meter.lost().get(operation, 0)
+    loss.lose(operation, account)
+    try:
+        findings = losing.scan()
+    except ScanError as exc:  # the scan cannot start: one clear line, no report at all
+        assert loss.refused and "\n" not in str(exc)
+        return
+    finally:
+        refused = loss.refused
+        loss.lose(None)
+    assert refused >= 3, f"{operation} was not retried (asked {refused} times)"
+    assert losing.session.meter.lost().get(operation, 0) > lost_before  # lost, not denied
+    assert verdict_violations(full_access_losing, findings) == []
