@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from factories import html_findings_strings, make_bucket, make_inventory, make_trail
 
+from trailcheck.baseline import create_baseline
 from trailcheck.cli import main
 from trailcheck.engine import evaluate
-from trailcheck.model import Inventory, dump_json
+from trailcheck.model import Inventory, Report, dump_json
 from trailcheck.rules import load_rules
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -30,9 +31,13 @@ def _snapshot_text() -> str:
     return dump_json(make_inventory([make_trail(log_file_validation_enabled=False)]))
 
 
-def _report_text() -> str:
+def _report() -> Report:
     inventory = make_inventory([make_trail(log_file_validation_enabled=False)])
-    return dump_json(evaluate(inventory, load_rules()))
+    return evaluate(inventory, load_rules())
+
+
+def _report_text() -> str:
+    return dump_json(_report())
 
 
 def _deep_evidence_snapshot() -> str:
@@ -41,6 +46,21 @@ def _deep_evidence_snapshot() -> str:
     trail = next(iter(data["trails"].values()))
     trail["event_selectors"] = "DEEP"
     return json.dumps(data).replace('"DEEP"', "[" * 5000 + "]" * 5000)
+
+
+def _baseline_text() -> str:
+    return dump_json(create_baseline(_report()))
+
+
+def _edited(text: Callable[[], str], edit: Callable[[dict[str, Any]], object]) -> str:
+    """`text()` (a valid document) with one value changed by `edit`."""
+    data = json.loads(text())
+    edit(data)
+    return json.dumps(data)
+
+
+def _first_trail(data: dict[str, Any]) -> dict[str, Any]:
+    return next(iter(data["trails"].values()))
 
 
 GENERATORS: dict[str, Callable[[], str | bytes]] = {
@@ -57,6 +77,23 @@ GENERATORS: dict[str, Callable[[], str | bytes]] = {
     "truncated_snapshot": lambda: _snapshot_text()[: len(_snapshot_text()) // 2],
     "truncated_report": lambda: _report_text()[:2000],
     "truncated_baseline": lambda: '{"kind": "trailcheck-baseline", "schema_version": 1, "entr',
+    "snapshot_version_true": lambda: _edited(
+        _snapshot_text, lambda d: d.update(schema_version=True)
+    ),
+    "snapshot_bool_for_int": lambda: _edited(
+        _snapshot_text, lambda d: d["metadata"].update(api_calls={"cloudtrail:ListTrails": True})
+    ),
+    "snapshot_int_for_bool": lambda: _edited(
+        _snapshot_text, lambda d: _first_trail(d).update(is_multi_region=1)
+    ),
+    "report_bool_for_int": lambda: _edited(_report_text, lambda d: d["summary"].update(total=True)),
+    "report_version_true": lambda: _edited(_report_text, lambda d: d.update(schema_version=True)),
+    "baseline_version_true": lambda: _edited(
+        _baseline_text, lambda d: d.update(schema_version=True)
+    ),
+    "baseline_text_for_bool": lambda: _edited(
+        _baseline_text, lambda d: d["entries"][0].update(waived="yes")
+    ),
     "valid_snapshot": _snapshot_text,
     "valid_report": _report_text,
 }

@@ -1,9 +1,10 @@
 """The config file (`trailcheck.toml`): rule selection, severities, parameters, waivers, outputs.
 
 Loading is two steps. `load_config(path)` parses TOML and validates its *shape* with pydantic
-(`extra="forbid"` everywhere). `resolve(config, rules)` then checks everything that depends on
-the loaded rule set (rule ids and globs, each rule's own parameter model) and returns a
-`Policy` the CLI and the engine use. Every problem is one `UserError` line that names the
+(`extra="forbid"` everywhere; strict types, see `trailcheck.strict`: `true` is no number).
+`resolve(config, rules)` then checks everything that depends on the loaded rule set (rule
+ids and globs, each rule's own parameter model) and returns a `Policy` the CLI and the
+engine use. Every problem is one `UserError` line that names the
 file, the key and what was expected: `trailcheck.toml: waivers[0].expires: expected a date
 (YYYY-MM-DD), got 'soon'`.
 """
@@ -33,6 +34,7 @@ from trailcheck.model import Finding, Severity
 from trailcheck.reports import available
 from trailcheck.rules import RuleSet
 from trailcheck.rules.base import Rule
+from trailcheck.strict import validate_strictly
 
 CONFIG_FILENAME = "trailcheck.toml"
 ACCOUNT_PATTERN = r"^(\d{12}|\*)$"
@@ -182,7 +184,7 @@ def load_config(path: Path) -> Config:
     except RecursionError:
         raise UserError(f"{path}: not a config file: TOML nested too deeply") from None
     try:
-        return Config.model_validate(data)
+        return validate_strictly(Config, data)
     except ValidationError as exc:
         raise UserError(_validation_message(path, exc, Config)) from None
 
@@ -265,7 +267,7 @@ def _check_params(rule: Rule, values: dict[str, Any], key: str, where: str) -> d
             expected = ", ".join(sorted(allowed)) or "none: the rule has no parameters"
             raise UserError(f"{where}: {key}.{name}: unknown parameter (expected {expected})")
     try:
-        rule.params.model_validate(values)
+        validate_strictly(rule.params, values)
     except ValidationError as exc:
         raise UserError(_validation_message(Path(where), exc, rule.params, prefix=key)) from None
     return dict(values)
@@ -365,6 +367,8 @@ def _validation_message(
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as TOML writes it
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):

@@ -33,6 +33,7 @@ from trailcheck.model import (
     WaiverUse,
 )
 from trailcheck.rules.base import Rule, RuleContext
+from trailcheck.strict import validate_strictly
 
 if TYPE_CHECKING:
     from trailcheck.config import WaiverConfig
@@ -43,7 +44,7 @@ WAIVABLE = (Status.FAIL, Status.ERROR)
 def rule_context(rule: Rule, params: Mapping[str, Any] | None) -> RuleContext:
     """The context for `rule` with its parameters validated (bad values are a UserError)."""
     try:
-        return RuleContext(rule=rule, params=rule.params.model_validate(dict(params or {})))
+        return RuleContext(rule=rule, params=validate_strictly(rule.params, dict(params or {})))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(root)"

@@ -1,13 +1,17 @@
 """Save and load inventories (snapshots) and reports, safely.
 
 Loading a file that is not ours, is corrupt, or was written by a newer trailcheck is a
-`UserError` naming the file; writing never leaves a half-written file behind.
+`UserError` naming the file; writing never leaves a half-written file behind. Documents are
+validated strictly, as the JSON they are: a boolean is not a number (`"schema_version": true`
+and `"days": true` are refused, never read as 1), a number is not a text; timestamps, enums
+and arrays are read from their JSON forms.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +22,10 @@ from trailcheck.errors import UserError
 from trailcheck.model import INVENTORY_KIND, REPORT_KIND, SCHEMA_VERSION, Inventory, Report
 
 M = TypeVar("M", bound=BaseModel)
+
+# A \uD800-\uDFFF escape: pydantic's JSON parser refuses a lone one, but a snapshot keeps
+# bytes that were not UTF-8 (an AWS name) as lone surrogates, written as these escapes.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -42,14 +50,21 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def read_json(path: Path, what: str) -> Any:
     """Parse a JSON file; any problem is one UserError line naming the file."""
+    return _parse_json(path, _read_text(path, what), what)
+
+
+def _read_text(path: Path, what: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: no such {what} file") from None
     except IsADirectoryError:
         raise UserError(f"{path}: is a directory, not a {what} file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read {what}: {exc}") from None
+
+
+def _parse_json(path: Path, text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -69,11 +84,12 @@ def _first_line(text: str, limit: int = 200) -> str:
 
 
 def _load(path: Path, model: type[M], kind: str, what: str) -> M:
-    data = read_json(path, what)
+    text = _read_text(path, what)
+    data = _parse_json(path, text, what)  # the clear messages, and no pydantic on deep JSON
     if not isinstance(data, dict) or data.get("kind") != kind:
         raise UserError(f'{path}: not a trailcheck {what} (expected "kind": "{kind}")')
     version = data.get("schema_version")
-    if not isinstance(version, int):
+    if not isinstance(version, int) or isinstance(version, bool):
         raise UserError(f"{path}: {what} has no integer schema_version")
     if version > SCHEMA_VERSION:
         raise UserError(
@@ -81,7 +97,10 @@ def _load(path: Path, model: type[M], kind: str, what: str) -> M:
             f"({SCHEMA_VERSION}); upgrade trailcheck"
         )
     try:
-        return model.model_validate(data)
+        # Types are checked strictly on the JSON (surrogates stood in for: a text stays a
+        # text); a document holding surrogates is then built from what json.loads read.
+        checked = model.model_validate_json(_SURROGATE_ESCAPE.sub(r"\\ufffd", text), strict=True)
+        return model.model_validate(data) if _SURROGATE_ESCAPE.search(text) else checked
     except ValidationError as exc:
         first = exc.errors()[0]
         where = _first_line(".".join(str(p) for p in first["loc"]), 120)
