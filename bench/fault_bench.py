@@ -6,10 +6,16 @@ its real retry settings: 8 attempts, standard backoff) once clean and once per s
 seeded faults (default 10 % throttling — half 400 ThrottlingException/SlowDown, half 429 —,
 2 % 500/503, 1 % connection resets, 2 % slow answers). For each run: wall time, exit code,
 requests seen by the proxy, faults injected, retries and lost calls from the report's
-metadata, and whether the findings equal the clean run's (delivery times moto stamps at each
-call masked).
+metadata, whether the findings equal the clean run's (delivery times moto stamps at each
+call masked), and whether only verdicts turned into ERROR (`trailcheck.demo.verdict_change`:
+no PASS/FAIL turned NOT_APPLICABLE or into another verdict, no finding vanished without an
+ERROR of its rule in its account, no identity given twice; the count of violations otherwise).
+`--only-service` limits the faults to one service (as an independent proxy throttling
+CloudTrail alone would).
 
     python -m bench.fault_bench --accounts 50 --seeds 1,2,3
+    python -m bench.fault_bench --accounts 20 --seeds 1 --throttle 0.9 --server 0 --reset 0 \
+        --slow 0 --only-service cloudtrail
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from typing import Any
 
 from bench.org_bench import KEY, REGION, ROOT, build_organization, start_server
 from trailcheck.demo.faults import Fault, FaultProxy, Policy, seeded_faults
+from trailcheck.demo.verdict_change import verdict_violations
+from trailcheck.model import Report
 
 TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 
@@ -58,13 +66,25 @@ def run(endpoint: str, workers: int) -> tuple[float, int, dict[str, Any]]:
 
 HEADER = (
     "| run | wall s | exit | requests | throttled (400/429) | 5xx (500/503) | resets | slow | "
-    "retries | lost calls | findings = clean |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "retries | lost calls | findings = clean | only ERRORs changed |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 )
 
 
+def _violations(report: dict[str, Any], clean: dict[str, Any]) -> list[str]:
+    """What `report` changed against the clean run other than verdicts turned ERROR."""
+    mine, theirs = Report.model_validate(report), Report.model_validate(clean)
+    return verdict_violations(theirs.findings, mine.findings)
+
+
 def _row(
-    name: str, wall: float, code: int, proxy: FaultProxy, meta: dict[str, Any], same: bool
+    name: str,
+    wall: float,
+    code: int,
+    proxy: FaultProxy,
+    meta: dict[str, Any],
+    same: bool,
+    violations: list[str],
 ) -> str:
     s = proxy.stats
     return (
@@ -74,7 +94,8 @@ def _row(
         f"{s[Fault.ERROR_500.value] + s[Fault.ERROR_503.value]} "
         f"({s[Fault.ERROR_500.value]}/{s[Fault.ERROR_503.value]}) | {s[Fault.RESET.value]} | "
         f"{s[Fault.SLOW.value]} | {sum(meta.get('api_retries', {}).values())} | "
-        f"{sum(meta.get('api_calls_lost', {}).values())} | {'yes' if same else 'NO'} |"
+        f"{sum(meta.get('api_calls_lost', {}).values())} | {'yes' if same else 'no'} | "
+        f"{'yes' if not violations else f'NO ({len(violations)})'} |"
     )
 
 
@@ -88,16 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow", type=float, default=0.02)
     parser.add_argument("--slow-seconds", type=float, default=1.0)
     parser.add_argument("--max-workers", type=int, default=16)
+    parser.add_argument(
+        "--only-service", default=None, help="inject faults into this service's calls only"
+    )
     args = parser.parse_args(argv)
+    service = args.only_service
     server = start_server()
     try:
         build_organization(server.endpoint, args.accounts)
         with FaultProxy(server.endpoint, slow_seconds=args.slow_seconds) as proxy:
             rows = []
             wall, code, clean = run(proxy.endpoint, args.max_workers)
-            rows.append(_row("clean", wall, code, proxy, clean["metadata"], True))
+            rows.append(_row("clean", wall, code, proxy, clean["metadata"], True, []))
             print(rows[-1], file=sys.stderr)
-            lost = 0
+            broken = 0  # seeded runs that changed more than verdicts into ERROR
             for seed in (int(s) for s in args.seeds.split(",") if s.strip()):
                 proxy.reset_counts()
                 policy: Policy = seeded_faults(
@@ -106,12 +131,17 @@ def main(argv: list[str] | None = None) -> int:
                     server=args.server,
                     reset=args.reset,
                     slow=args.slow,
+                    only=(lambda request: request.service == service) if service else None,
                 )
                 proxy.policy = policy
                 wall, code, faulty = run(proxy.endpoint, args.max_workers)
                 same = _findings(faulty) == _findings(clean)
-                lost += 0 if same else 1
-                rows.append(_row(f"seed {seed}", wall, code, proxy, faulty["metadata"], same))
+                violations = _violations(faulty, clean)
+                for line in violations[:5]:
+                    print(f"  seed {seed}: {line}", file=sys.stderr)
+                broken += 1 if violations else 0
+                row = _row(f"seed {seed}", wall, code, proxy, faulty["metadata"], same, violations)
+                rows.append(row)
                 print(rows[-1], file=sys.stderr)
                 proxy.policy = lambda request, attempt: None
     finally:
@@ -120,11 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.accounts} accounts, 2 regions, max-workers {args.max_workers}; faults: "
         f"throttle {args.throttle:.0%}, 5xx {args.server:.0%}, resets {args.reset:.0%}, "
         f"slow {args.slow:.0%} ({args.slow_seconds} s)"
+        + (f"; {service} calls only" if service else "")
     )
     print(HEADER)
     for row in rows:
         print(row)
-    return 1 if lost else 0
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ rules ERROR in the account that may own the resource.
 
 The property test degrades a random inventory the way a scan loses calls (trails undescribed,
 trail lists and bucket lists lost) and checks against the full inventory that only verdicts
-turned into ERROR (tests/verdict_change.py).
+turned into ERROR (trailcheck/demo/verdict_change.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from factories import REGION, make_account, make_bucket, make_inventory, make_trail
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from verdict_change import duplicate_identities, verdict_violations
 
+from trailcheck.demo.verdict_change import duplicate_identities, verdict_violations
 from trailcheck.engine import evaluate
 from trailcheck.model import Finding, Inventory, Status, Trail, Unknown
 from trailcheck.rules import buckets, kms, load_rules

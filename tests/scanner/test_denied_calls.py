@@ -11,9 +11,9 @@ up is the real code path. Then once per (operation, account) with the call *lost
 account only — every attempt answers as AWS does when it throttles, fails (503) or resets the
 connection (a `before-send` hook, so the session's retries run and give up) — which reaches the
 upstream calls whose loss concerns another account (a trail's owner vs its bucket's owner).
-Compared with the full-access run (tests/verdict_change.py), a finding whose status changed
-must now be ERROR, a new finding must be ERROR, a finding that disappeared must leave an ERROR
-of the same rule in its account, and no identity may be given twice. A scan the loss stops
+Compared with the full-access run (`trailcheck.demo.verdict_change`), a finding whose status
+changed must now be ERROR, a new finding must be ERROR, a finding that disappeared must leave
+an ERROR of the same rule in its account, and no identity may be given twice. A scan the loss stops
 altogether (no credentials identity, no organization) must stop with a ScanError, never a
 report.
 """
@@ -30,7 +30,6 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ConnectionClosedError
 from moto import mock_aws
-from verdict_change import verdict_violations
 
 from trailcheck.demo.faults import Fault, error_response
 from trailcheck.demo.moto_fidelity import faithful_moto
@@ -40,6 +39,7 @@ from trailcheck.demo.organization import (
     member_session,
     protect_log_bucket,
 )
+from trailcheck.demo.verdict_change import verdict_violations
 from trailcheck.engine import evaluate
 from trailcheck.errors import ScanError
 from trailcheck.model import Finding, Status

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 from org_world import REGION, OrgWorld, build_org_world
-from verdict_change import duplicate_identities, verdict_violations
 
 from trailcheck.demo.faults import Fault, FaultProxy, Policy, Request, seeded_faults
 from trailcheck.demo.moto_fidelity import faithful_moto
+from trailcheck.demo.verdict_change import duplicate_identities, verdict_violations
 from trailcheck.engine import evaluate
 from trailcheck.model import Inventory, Report, Status, Unknown
 from trailcheck.rules import load_rules

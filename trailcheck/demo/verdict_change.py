@@ -2,9 +2,10 @@
 
 Losing a call (denied, or lost after every retry) may turn verdicts into ERROR and nothing else:
 never PASS/FAIL into NOT_APPLICABLE or into another verdict, never a finding that vanishes
-without an ERROR of its rule in its account, never two findings with one identity. Shared by
-the denial meta-test (tests/scanner/test_denied_calls.py) and the fault tests
-(tests/scanner/test_faults.py).
+without an ERROR of its rule in its account, never two findings with one identity. Tests and
+benchmarks only (like `faults.py`): the denial meta-test (tests/scanner/test_denied_calls.py),
+the fault tests (tests/scanner/test_faults.py), the absence property (tests/rules/
+test_absence.py) and `bench/fault_bench.py` judge a degraded scan against a clean one with it.
 """
 
 from __future__ import annotations
