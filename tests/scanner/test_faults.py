@@ -226,6 +226,36 @@ def test_a_lost_describe_trails_upstream_makes_the_central_buckets_rules_error(
     assert verdict_violations(clean.report.findings, scan.report.findings) == []
 
 
+def test_a_lost_bucket_list_leaves_the_owner_unknown_never_outside_the_scan(
+    env: Env, proxy: FaultProxy, clean: Scan
+) -> None:
+    """log-archive's ListBuckets is lost past the retries: the central bucket's owner is
+    unknown — not "outside the scan, add it" — and log-archive cannot say it owns no bucket."""
+    archive = env.world.accounts["log-archive"]
+
+    def make(scope: Any) -> Policy:
+        [target] = [t for t in scope.targets if t.account_id == archive]
+        key = target.credentials.access_key_id
+
+        def policy(request: Request, attempt: int) -> Fault | None:
+            listing = request.service == "s3" and request.operation.startswith("GET / ")
+            return Fault.ERROR_503 if listing and request.access_key == key else None
+
+        return policy
+
+    scan = org_scan(proxy, make=make)
+    assert scan.report.metadata.api_calls_lost == {"s3:ListBuckets": 1}
+    owner = scan.inventory.buckets[env.world.central_bucket].owner_account_id
+    assert isinstance(owner, Unknown) and owner.error_code == "OwnerUnknown"
+    assert archive in (owner.message or "")
+    central = [f for f in scan.report.findings if f.resource_arn.endswith(env.world.central_bucket)]
+    assert central and all(f.status is Status.ERROR for f in central)
+    assert all("owner is unknown" in f.reason and "add the owner" not in f.reason for f in central)
+    theirs = [f for f in scan.report.findings if f.account_id == archive]
+    assert not [f for f in theirs if f.status is Status.NOT_APPLICABLE and "bucket" in f.reason]
+    assert verdict_violations(clean.report.findings, scan.report.findings) == []
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_ninety_percent_cloudtrail_throttling_turns_only_verdicts_into_error(
     proxy: FaultProxy, clean: Scan, seed: int

@@ -627,6 +627,11 @@ class Visibility:
                 f"the bucket does not exist ({region.describe()}): CloudTrail cannot deliver, "
                 "and anyone could create a bucket with this name and receive the logs"
             )
+        if isinstance(owner, Unknown) and owner.error_code == "OwnerUnknown":
+            return Unseen(
+                f"the bucket's owner is unknown: {owner.describe()}; rerun the scan once that "
+                "listing succeeds"
+            )
         if isinstance(owner, Unknown):
             seen = f" ({region.describe()})" if isinstance(region, Unknown) else ""
             return Unseen(

@@ -176,7 +176,8 @@ def collect(
 
     trails = _collect_trails(run, view_of)
     owners = _bucket_owners(view_of)
-    buckets, keys, groups = _collect_resources(run, trails, owners)
+    unlisted = tuple(sorted(a for a, v in view_of.items() if isinstance(v.bucket_names, Unknown)))
+    buckets, keys, groups = _collect_resources(run, trails, owners, unlisted)
     scoped = {
         account_id: _scope_regions(view.regions, options) for account_id, view in view_of.items()
     }
@@ -366,10 +367,15 @@ class _ResourceShard:
     entry: AccountEntry
     owner: str | None = None  # buckets: the scanned account that owns it
     metric_filters: bool = False
+    # buckets without an owner: the scanned accounts whose bucket list could not be read
+    unlisted: tuple[str, ...] = ()
 
 
 def _collect_resources(
-    run: _Run, trails: dict[str, Trail], bucket_owners: dict[str, str]
+    run: _Run,
+    trails: dict[str, Trail],
+    bucket_owners: dict[str, str],
+    unlisted: tuple[str, ...] = (),
 ) -> tuple[dict[str, Bucket], dict[str, KmsKey], dict[str, LogGroup]]:
     wanted = run.options.collections
     # (kind, id) → the account whose access reads it
@@ -404,6 +410,7 @@ def _collect_resources(
             entry=run.entries[account_id],
             owner=bucket_owners.get(ident) if kind == "bucket" else None,
             metric_filters="metric_filters" in wanted,
+            unlisted=unlisted if kind == "bucket" and ident not in bucket_owners else (),
         )
         for (kind, ident), account_id in sorted(units.items())
     ]
@@ -436,7 +443,7 @@ def _read_resource(env: Env, shard: _ResourceShard) -> _Resource:
     if shard.kind == "account_pab":
         return (shard.ident, s3.account_public_access_block(reader, shard.ident))
     if shard.kind == "bucket":
-        return s3.collect_bucket(reader, shard.ident, shard.owner or _owner_not_scanned())
+        return s3.collect_bucket(reader, shard.ident, shard.owner or _no_owner(shard.unlisted))
     if shard.kind == "key":
         return kms.collect_key(reader, shard.ident)
     if shard.ident.split(":")[4] != shard.entry.account_id:
@@ -445,7 +452,17 @@ def _read_resource(env: Env, shard: _ResourceShard) -> _Resource:
     return logs.collect_log_group(reader, shard.ident, metric_filters=shard.metric_filters)
 
 
-def _owner_not_scanned() -> Unknown:
+def _no_owner(unlisted: tuple[str, ...]) -> Unknown:
+    """The owner of a bucket no scanned account lists: outside the scan, or — when some
+    scanned account's bucket list was lost — unknown (never concluded from an incomplete
+    listing)."""
+    if unlisted:
+        return Unknown(
+            operation="s3:ListBuckets",
+            error_code="OwnerUnknown",
+            message="no scanned account lists this bucket, but the bucket list of account(s) "
+            f"{', '.join(unlisted)} could not be read",
+        )
     return Unknown(
         operation="s3:ListBuckets",
         error_code="OwnerNotScanned",
@@ -461,7 +478,7 @@ def _failed_resource(shard: _ResourceShard, failure: ShardFailure) -> _Resource:
     if shard.kind == "bucket":
         return Bucket(
             name=shard.ident,
-            owner_account_id=shard.owner or _owner_not_scanned(),
+            owner_account_id=shard.owner or _no_owner(shard.unlisted),
             region=unknown,
             versioning=unknown,
             encryption=unknown,
