@@ -46,8 +46,12 @@ def verdict_violations(before: Iterable[Finding], after: Iterable[Finding]) -> l
     for k, statuses in sorted(now.items()):
         changed = statuses - was.get(k, set())
         if changed - {Status.ERROR}:
-            problems.append(f"{k}: {sorted(was.get(k, ()))} became {sorted(statuses)}")
+            problems.append(f"{k}: {_shown(was.get(k, set()))} became {_shown(statuses)}")
     for k, statuses in sorted(was.items()):
-        if statuses - now.get(k, set()) and k[:2] not in errors:
-            problems.append(f"{k}: {sorted(statuses)} vanished without an ERROR of its rule there")
+        if k not in now and k[:2] not in errors:  # (a changed status is reported above)
+            problems.append(f"{k}: {_shown(statuses)} vanished without an ERROR of its rule there")
     return problems
+
+
+def _shown(statuses: set[Status]) -> str:
+    return "/".join(sorted(s.value for s in statuses)) or "nothing"
