@@ -25,6 +25,12 @@ FIELDS = {
     "is_root",
     "is_aws_service",
     "resources",
+    # issue 17: a failed call is marked, never a change; the problems an event can cause/undo
+    "error_code",
+    "error_message",
+    "causes",
+    "restores",
+    "filter_pattern",
 }
 
 

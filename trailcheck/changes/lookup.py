@@ -23,9 +23,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from trailcheck.changes.catalog import name_forms
-from trailcheck.changes.enrich import LOOKUP_DAYS, history_key, subjects
+from trailcheck.changes.enrich import (
+    EVENT_SUBJECT,
+    LOOKUP_DAYS,
+    history_key,
+    subjects,
+    wanted_events,
+)
 from trailcheck.changes.model import ChangeEvent, iso_z
-from trailcheck.model import ChangeHistory, Finding, Inventory, Unknown
+from trailcheck.model import ChangeHistory, Finding, Inventory, Status, Unknown
 from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.executor import run_all
 from trailcheck.scanner.session import call
@@ -50,9 +56,12 @@ class LookupRequest:
 
     account_id: str
     region: str
-    arn: str
-    wanted: tuple[frozenset[str], ...]  # one set per failing rule; each needs its latest event
+    arn: str  # a resource ARN, or `event:<Name>` (an account-wide lookup by event name)
+    # One set per failing finding kind: its problem codes (or, without codes, its rule's event
+    # names); each needs its latest successful event that can cause one of them.
+    wanted: tuple[frozenset[str], ...]
     rank: int = 0  # higher first when the budget is short (the findings' top severity)
+    names: frozenset[str] = frozenset()  # the event names to keep
 
     @property
     def key(self) -> str:
@@ -60,7 +69,15 @@ class LookupRequest:
 
     @property
     def event_names(self) -> list[str]:
-        return sorted(set().union(*self.wanted))
+        """The event names to keep (default: the names in `wanted`)."""
+        return sorted(self.names or set().union(*self.wanted))
+
+    @property
+    def lookup(self) -> tuple[str, list[str]]:
+        """The LookupEvents attribute key and the values to try, in order."""
+        if self.arn.startswith(EVENT_SUBJECT):
+            return "EventName", [self.arn.removeprefix(EVENT_SUBJECT)]
+        return "ResourceName", name_forms(self.arn)
 
 
 def plan_lookups(
@@ -70,16 +87,23 @@ def plan_lookups(
     first. `change_events`: rule id → the rule's change events."""
     wanted: dict[tuple[str, str, str], set[frozenset[str]]] = {}
     rank: dict[tuple[str, str, str], int] = {}
+    keep: dict[tuple[str, str, str], set[str]] = {}
     for finding in findings:
-        names = tuple(change_events.get(finding.rule_id, ()))
+        rule_events = tuple(change_events.get(finding.rule_id, ()))
+        names = wanted_events(finding, rule_events)
         if not names:
             continue
-        for subject in subjects(finding, names, inventory):
-            wanted.setdefault(subject, set()).add(frozenset(names))
+        group = frozenset(finding.problems) if finding.status is Status.FAIL else frozenset()
+        for subject in subjects(finding, rule_events, inventory):
+            wanted.setdefault(subject, set()).add(group or names)
+            keep.setdefault(subject, set()).update(names)
             rank[subject] = max(rank.get(subject, 0), finding.severity.rank)
     requests = [
-        LookupRequest(a, r, arn, tuple(sorted(sets, key=sorted)), rank[(a, r, arn)])
-        for (a, r, arn), sets in wanted.items()
+        LookupRequest(
+            a, r, arn, tuple(sorted(sets, key=sorted)), rank[(a, r, arn)], frozenset(keep[key])
+        )
+        for key, sets in wanted.items()
+        for a, r, arn in [key]
     ]
     return sorted(requests, key=lambda q: (-q.rank, q.key))
 
@@ -159,8 +183,8 @@ def _lookup_one(
     limits: _Limits,
 ) -> ChangeHistory:
     client = access.client("cloudtrail", request.region)
-    names = name_forms(request.arn)
-    all_names = set().union(*request.wanted)
+    attribute, names = request.lookup
+    all_names = set(request.event_names)
     events: dict[str, ChangeEvent] = {}
     calls = 0
     error: Unknown | None = None
@@ -168,7 +192,7 @@ def _lookup_one(
     asked: list[str] = []
 
     def satisfied() -> bool:
-        seen = {e.event_name for e in events.values()}
+        seen = {t for e in events.values() if e.succeeded for t in (e.event_name, *e.causes)}
         return all(group & seen for group in request.wanted)
 
     for name in names:
@@ -181,7 +205,7 @@ def _lookup_one(
                 complete = False
                 break
             params: dict[str, Any] = {
-                "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": name}],
+                "LookupAttributes": [{"AttributeKey": attribute, "AttributeValue": name}],
                 "StartTime": start,
                 "EndTime": end,
                 "MaxResults": PAGE_SIZE,

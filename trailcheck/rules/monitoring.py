@@ -326,7 +326,27 @@ def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[
             **base,
             reason=reason,
             evidence={"coverage": coverage.model_dump(mode="json"), **_known_names(shown)},
+            problems=[_problem(coverage.broken_link, shown)] if status is Status.FAIL else [],
         )
+
+
+# the first broken link of a monitoring chain → its problem code (changes/catalog.py)
+_LINK_PROBLEMS = {
+    "trail": "monitoring.trail_unqualified",
+    "log_group": "monitoring.log_group_missing",
+    "metric_filter": "monitoring.filter_missing",
+    "alarm": "monitoring.alarm_missing",
+    "subscriber": "monitoring.subscriber_missing",
+}
+
+
+def _problem(broken_link: str | None, shown: Any) -> str:
+    """The problem code of a failing control: where its best chain breaks; no chain at all
+    (no trail delivers to a log group): `monitoring.no_chain`; a chain that works but whose
+    filters miss some events: `monitoring.filter_missing`."""
+    if shown is None:
+        return "monitoring.no_chain"
+    return _LINK_PROBLEMS.get(broken_link or "metric_filter", "monitoring.filter_missing")
 
 
 def _known_names(chain: Any) -> dict[str, str]:
@@ -477,6 +497,7 @@ def overbroad_filter(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                     "pattern": flt.pattern,
                     "controls": noisy,
                 },
+                problems=["monitoring.filter_overbroad"],
             )
             yield on_filter(flt.name, finding)
         if filters and not over:
