@@ -409,8 +409,12 @@ PROBLEMS: Mapping[str, Problem] = {
             "principals outside the expected readers can read the logs",
             (*_POLICY, Cause("PutBucketAcl")),
         ),
-        Problem("bucket.versioning_off", "versioning is not enabled", (Cause("PutBucketVersioning"),)),
-        Problem("bucket.mfa_delete_off", "MFA Delete is not enabled", (Cause("PutBucketVersioning"),)),
+        Problem(
+            "bucket.versioning_off", "versioning is not enabled", (Cause("PutBucketVersioning"),)
+        ),
+        Problem(
+            "bucket.mfa_delete_off", "MFA Delete is not enabled", (Cause("PutBucketVersioning"),)
+        ),
         Problem(
             "bucket.delete_unprotected",
             "log files can be deleted or overwritten",

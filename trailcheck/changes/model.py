@@ -92,7 +92,9 @@ class ChangeEvent(BaseModel):
             error_message=_text(record.get("errorMessage")),
             causes=causes_of(record),
             restores=restores_of(record),
-            filter_pattern=_text(params.get("filterPattern")) if isinstance(params, Mapping) else None,
+            filter_pattern=_text(params.get("filterPattern"))
+            if isinstance(params, Mapping)
+            else None,
         )
 
     @property

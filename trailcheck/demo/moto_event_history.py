@@ -446,7 +446,7 @@ def _cbor_map(raw: bytes) -> dict[str, Any]:
         from botocore.parsers import RpcV2CBORParser
 
         data = RpcV2CBORParser()._initial_body_parse(raw)
-    except Exception:  # noqa: BLE001 - an unreadable body only loses the error's code
+    except (ValueError, TypeError, KeyError, IndexError):  # unreadable: the code is lost
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -495,10 +495,11 @@ def _rest_operation(service: str, method: str, path: str, query: set[str]) -> st
     """The operation of a REST request: the model route with this method whose path matches
     and whose literal query keys are all present (the most specific such route)."""
     import botocore.session
+    from botocore.exceptions import UnknownServiceError
 
     try:
         model = botocore.session.get_session().get_service_model(service)
-    except Exception:  # noqa: BLE001 - a service botocore does not know: not recorded
+    except UnknownServiceError:  # a service botocore does not know: not recorded
         return None
     segments = [p for p in path.split("/") if p]
     best: tuple[int, str] | None = None
