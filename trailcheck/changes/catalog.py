@@ -460,6 +460,7 @@ PROBLEMS: Mapping[str, Problem] = {
                 Cause("DeleteTrail"),
                 Cause("DeleteLogGroup"),
             ),
+            scope="account",  # no chain names a resource: look up the account's events
         ),
         Problem(
             "monitoring.trail_unqualified",
@@ -534,3 +535,17 @@ def causes_of(record: Mapping[str, Any]) -> list[str]:
 def restores_of(record: Mapping[str, Any]) -> list[str]:
     """The problem codes a CloudTrail record can undo (none for a failed call)."""
     return _effects(record, restores=True)
+
+
+def problems_markdown() -> str:
+    """The table of problem codes and their events (docs/who.md, generated)."""
+    lines = [
+        "| problem | meaning | caused by (successful calls) | undone by | looked up |",
+        "|---|---|---|---|---|",
+    ]
+    for code, p in sorted(PROBLEMS.items()):
+        causes = ", ".join(f"`{c.describe()}`" for c in p.causes) or "no single change"
+        restores = ", ".join(f"`{c.describe()}`" for c in p.restores) or "—"
+        where = "by event name, account-wide" if p.scope == "account" else "on the resources"
+        lines.append(f"| `{code}` | {p.meaning} | {causes} | {restores} | {where} |")
+    return "\n".join(lines) + "\n"

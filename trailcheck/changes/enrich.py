@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 LOOKED_UP = (Status.FAIL, Status.ERROR)
 LOOKUP_DAYS = 90
+NO_CAUSING_EVENT = "no single change causes this (a design choice: nothing to look up)"
 NONE_FOUND = (
     f"no matching change in the last {LOOKUP_DAYS} days; LookupEvents keeps {LOOKUP_DAYS} days"
 )
@@ -130,10 +131,15 @@ def _enrich(
 ) -> Finding:
     if rule is None:
         return finding
+    wanted = wanted_events(finding, rule.change_events)
+    if finding.status is Status.FAIL and finding.problems and not wanted:
+        lookup = {"state": "no_causing_event", "problems": list(finding.problems)}
+        evidence = {**finding.evidence, "last_change": None, "change_lookup": lookup}
+        reason = f"{finding.reason}; {NO_CAUSING_EVENT}"
+        return finding.model_copy(update={"reason": reason, "evidence": evidence})
     where = subjects(finding, rule.change_events, inventory)
     if not where:
         return finding
-    wanted = wanted_events(finding, rule.change_events)
     found: list[ChangeHistory] = [
         h for key in (history_key(*s) for s in where) if (h := histories.get(key)) is not None
     ]
@@ -175,9 +181,6 @@ def _enrich(
             ]
             lookup["detail"] = why
             line = "could not look up: " + "; ".join(why[:2])
-        elif not wanted:
-            lookup["state"] = "no_causing_event"
-            line = "no single change causes this (nothing to look up)"
         else:
             lookup["state"] = "none_in_90_days"
             line = NONE_FOUND

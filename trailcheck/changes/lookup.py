@@ -6,9 +6,10 @@ LookupEvents about each of them, and the answers are stored in the inventory
 (`Inventory.change_history`), from which the pure `enrich` step fills the findings.
 
 LookupEvents' limits are respected: at most 90 days back, one lookup attribute per call
-(ResourceName), at most 50 events per page, 2 requests per second per account and region (a
-token bucket per account-region; throttling is retried by the session layer and, if it
-persists, recorded as an unknown, never fatal). Every call goes through the metered, read-only
+(ResourceName or EventName), at most 50 events per page, 2 requests per second per account and
+region, retries included (a token bucket per account-region that every attempt waits on, in
+botocore's before-sign hook; throttling is retried by the session layer and, if it persists,
+recorded as an unknown, never fatal). Every call goes through the metered, read-only
 session layer; `LookupOptions.budget` bounds how many are made.
 """
 
@@ -18,6 +19,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -141,16 +143,32 @@ class _Limits:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
-    def spend(self, account_id: str, region: str) -> bool:
-        """False when the budget is used up; else waits for the account-region's rate."""
+    def spend(self) -> bool:
+        """False when the budget is used up (a call, however many attempts it takes)."""
         with self._lock:
             if self._left is not None:
                 if self._left <= 0:
                     return False
                 self._left -= 1
-            bucket = self._buckets.setdefault((account_id, region), TokenBucket(self._options.rate))
-        bucket.take()
         return True
+
+    def bucket(self, account_id: str, region: str) -> TokenBucket:
+        """The account-region's token bucket: every attempt, retries included, takes one."""
+        with self._lock:
+            return self._buckets.setdefault((account_id, region), TokenBucket(self._options.rate))
+
+
+# The token bucket of the LookupEvents call in progress on this thread (None: not ours).
+_PACE: ContextVar[TokenBucket | None] = ContextVar("trailcheck_lookup_pace", default=None)
+_PACE_EVENT = "before-sign.cloudtrail.LookupEvents"
+
+
+def _pace(**_: Any) -> None:
+    """botocore signs every attempt (retries re-sign): each waits for a token, so retries
+    count against the 2-per-second limit of the account-region like any call."""
+    bucket = _PACE.get()
+    if bucket is not None:
+        bucket.take()
 
 
 def lookup_changes(
@@ -183,6 +201,8 @@ def _lookup_one(
     limits: _Limits,
 ) -> ChangeHistory:
     client = access.client("cloudtrail", request.region)
+    client.meta.events.register(_PACE_EVENT, _pace, unique_id="trailcheck-lookup-pace")
+    bucket = limits.bucket(request.account_id, request.region)
     attribute, names = request.lookup
     all_names = set(request.event_names)
     events: dict[str, ChangeEvent] = {}
@@ -201,7 +221,7 @@ def _lookup_one(
         asked.append(name)
         token: str | None = None
         while True:
-            if not limits.spend(request.account_id, request.region):
+            if not limits.spend():
                 complete = False
                 break
             params: dict[str, Any] = {
@@ -212,7 +232,11 @@ def _lookup_one(
             }
             if token:
                 params["NextToken"] = token
-            page = call(client, "LookupEvents", **params)
+            paced = _PACE.set(bucket)
+            try:
+                page = call(client, "LookupEvents", **params)
+            finally:
+                _PACE.reset(paced)
             calls += 1
             if not isinstance(page, dict):  # an Unknown: throttled past retries, denied, ...
                 error = page

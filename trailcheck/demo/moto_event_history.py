@@ -96,6 +96,10 @@ class EventHistory:
     )
     throttled: int = 0
     lookups: int = 0
+    # when each LookupEvents attempt arrived (monotonic seconds), per account and region
+    lookup_times: dict[tuple[str, str], list[float]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     identities: dict[str, dict[str, Any]] = field(default_factory=dict)  # access key → identity
     _buckets: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -118,6 +122,7 @@ class EventHistory:
         now = time.monotonic()
         with self._lock:
             self.lookups += 1
+            self.lookup_times[(account_id, region)].append(now)
             tokens, last = self._buckets.get((account_id, region), (self.lookup_rate, now))
             tokens = min(self.lookup_rate, tokens + (now - last) * self.lookup_rate)
             if tokens < 1:
