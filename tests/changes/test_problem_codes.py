@@ -225,3 +225,17 @@ def test_for_every_rule_and_problem_the_cause_is_blamed_not_a_later_write_or_fai
                 )
     assert wrong == [], "\n".join(wrong)
     assert len(seen) >= 30
+
+
+def test_every_problem_code_the_rules_name_is_in_the_catalogue_and_back() -> None:
+    """Also the FAIL sites no test inventory reaches: every code written in the rules is known
+    to the catalogue, and every catalogued code is written in some rule."""
+    import re
+    from pathlib import Path
+
+    import trailcheck.rules
+
+    package = Path(trailcheck.rules.__file__).parent
+    text = "\n".join(p.read_text() for p in sorted(package.glob("*.py")))
+    written = set(re.findall(r'"((?:trail|bucket|kms|monitoring)\.[a-z_]+)"', text))
+    assert written == set(PROBLEMS)

@@ -176,6 +176,8 @@ def test_item8_events_extracts_restores_and_keeps_failed_calls_marked(
         ("StartLogging", None),
     ]
     assert "trail.not_logging" in lines[-1]["restores"]
+    html = (tmp_path / "timeline.html").read_text()
+    assert html.count("failed: AccessDenied") == 1  # the attempt is marked, not a change
     assert lines[2]["causes"] == [] and "trail.not_logging" in lines[1]["causes"]
     assert main([*args, *window, "--event-name", "StartLogging"]) == 0
     (only,) = (tmp_path / "events.jsonl").read_text().splitlines()
@@ -205,3 +207,31 @@ def test_item10_deleting_the_only_trail_is_attributed(boto: boto3.Session, tmp_p
     assert change["event_name"] == "DeleteTrail"
     assert change["principal_arn"] == "arn:aws:iam::123456789012:user/alice"
     assert "event:DeleteTrail" in account["evidence"]["change_lookup"]["resources"]
+
+
+def test_item11_cloudwatch_logs_stale_after_stop_logging_is_attributed() -> None:
+    """CT.TRAIL.CLOUDWATCH_LOGS fails after a StopLogging (nothing is delivered): the
+    StopLogging is its cause, not a later unrelated UpdateTrail."""
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:trail-logs:*"
+    trail = make_trail(
+        arn=TRAIL,
+        cloudwatch_logs_log_group_arn=group,
+        status=make_status(
+            is_logging=False,
+            latest_cloudwatch_logs_delivery_time=datetime(2026, 11, 17, tzinfo=UTC),
+        ),
+    )
+    records = [
+        record("StopLogging", "2026-11-17T00:05:00Z", "alice"),
+        record(
+            "UpdateTrail",
+            "2026-11-18T00:00:00Z",
+            "bob",
+            requestParameters={"name": "main", "enableLogFileValidation": True},
+        ),
+    ]
+    inventory = with_history(make_inventory([trail]), TRAIL, records)
+    found = finding(inventory, "CT.TRAIL.CLOUDWATCH_LOGS")
+    assert found.status.value == "FAIL"
+    assert found.problems == ["trail.cloudwatch_delivery_stale"]
+    assert found.evidence["last_change"]["principal_arn"].endswith(":user/alice")
