@@ -453,14 +453,12 @@ PROBLEMS: Mapping[str, Problem] = {
         ),
         Problem(
             "monitoring.no_chain",
-            "no trail of the account delivers to a CloudWatch Logs log group",
+            "no trail of the account delivers to a CloudWatch Logs log group (looked up on the "
+            "trails that record the account)",
             (
                 Cause("UpdateTrail", _any_of(*_CWL), "log group changed"),
                 Cause("StopLogging"),
-                Cause("DeleteTrail"),
-                Cause("DeleteLogGroup"),
             ),
-            scope="account",  # no chain names a resource: look up the account's events
         ),
         Problem(
             "monitoring.trail_unqualified",

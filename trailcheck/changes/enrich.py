@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 LOOKED_UP = (Status.FAIL, Status.ERROR)
 LOOKUP_DAYS = 90
 NO_CAUSING_EVENT = "no single change causes this (a design choice: nothing to look up)"
+NOTHING_TO_LOOK_UP = (
+    "could not look up: no scanned resource of the finding records the events that cause it"
+)
 NONE_FOUND = (
     f"no matching change in the last {LOOKUP_DAYS} days; LookupEvents keeps {LOOKUP_DAYS} days"
 )
@@ -138,6 +141,11 @@ def _enrich(
         reason = f"{finding.reason}; {NO_CAUSING_EVENT}"
         return finding.model_copy(update={"reason": reason, "evidence": evidence})
     where = subjects(finding, rule.change_events, inventory)
+    if not where and finding.status is Status.FAIL and finding.problems:
+        lookup = {"state": "nothing_to_look_up", "problems": list(finding.problems)}
+        evidence = {**finding.evidence, "last_change": None, "change_lookup": lookup}
+        reason = f"{finding.reason}; {NOTHING_TO_LOOK_UP}"
+        return finding.model_copy(update={"reason": reason, "evidence": evidence})
     if not where:
         return finding
     found: list[ChangeHistory] = [

@@ -34,6 +34,7 @@ from trailcheck.rules._monitoring import (
     eventbridge_coverage,
     match_sets,
 )
+from trailcheck.rules._trails import trails_covering
 from trailcheck.rules.base import Remediation, Rule, RuleContext, Unseen, Visibility, rule
 
 # control key → (rule id, severity). Ids are released API: never rename, never reuse.
@@ -321,13 +322,29 @@ def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[
             eventbridge=bridge.shape(),
             aws_check=aws_check,
         )
+        covering = _covering(inventory, account.account_id, shown)
         yield ctx.finding(
             status,
             **base,
             reason=reason,
-            evidence={"coverage": coverage.model_dump(mode="json"), **_known_names(shown)},
-            problems=[_problem(coverage.broken_link, shown)] if status is Status.FAIL else [],
+            evidence={
+                "coverage": coverage.model_dump(mode="json"),
+                **_known_names(shown),
+                **covering,
+            },
+            problems=[_problem(coverage.broken_link, shown, covering)]
+            if status is Status.FAIL
+            else [],
         )
+
+
+def _covering(inventory: Inventory, account_id: str, shown: Any) -> dict[str, list[str]]:
+    """With no chain at all, the trails that record the account (none of them delivers to a
+    log group): where `--who` looks for the change that broke the chain."""
+    if shown is not None:
+        return {}
+    trails = trails_covering(inventory, account_id)
+    return {} if isinstance(trails, Unknown) else {"covering_trails": [t.arn for t in trails]}
 
 
 # the first broken link of a monitoring chain → its problem code (changes/catalog.py)
@@ -340,12 +357,13 @@ _LINK_PROBLEMS = {
 }
 
 
-def _problem(broken_link: str | None, shown: Any) -> str:
-    """The problem code of a failing control: where its best chain breaks; no chain at all
-    (no trail delivers to a log group): `monitoring.no_chain`; a chain that works but whose
-    filters miss some events: `monitoring.filter_missing`."""
+def _problem(broken_link: str | None, shown: Any, covering: dict[str, list[str]]) -> str:
+    """The problem code of a failing control: where its best chain breaks; no chain at all:
+    `monitoring.no_chain` (no trail delivers to a log group), or `trail.no_trail` when no
+    trail records the account; a chain that works but whose filters miss some events:
+    `monitoring.filter_missing`."""
     if shown is None:
-        return "monitoring.no_chain"
+        return "monitoring.no_chain" if covering.get("covering_trails") else "trail.no_trail"
     return _LINK_PROBLEMS.get(broken_link or "metric_filter", "monitoring.filter_missing")
 
 
