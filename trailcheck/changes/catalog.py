@@ -165,6 +165,7 @@ class Problem:
     causes: tuple[Cause, ...]
     restores: tuple[Cause, ...] = ()
     scope: str = "resource"
+    region: str | None = None  # account scope: the one region to look in (else every scanned)
 
     @property
     def event_names(self) -> frozenset[str]:
@@ -397,6 +398,7 @@ PROBLEMS: Mapping[str, Problem] = {
             "the account's Block Public Access settings are not all on",
             (Cause("PutAccountPublicAccessBlock"), Cause("DeleteAccountPublicAccessBlock")),
             scope="account",
+            region=GLOBAL_REGION,  # an account-wide setting, usually changed through us-east-1
         ),
         Problem("bucket.policy_no_tls", "the bucket policy does not deny plain HTTP", _POLICY),
         Problem(
@@ -544,6 +546,8 @@ def problems_markdown() -> str:
     for code, p in sorted(PROBLEMS.items()):
         causes = ", ".join(f"`{c.describe()}`" for c in p.causes) or "no single change"
         restores = ", ".join(f"`{c.describe()}`" for c in p.restores) or "—"
-        where = "by event name, account-wide" if p.scope == "account" else "on the resources"
+        where = "on the resources"
+        if p.scope == "account":
+            where = f"by event name in the account ({p.region or 'every scanned region'})"
         lines.append(f"| `{code}` | {p.meaning} | {causes} | {restores} | {where} |")
     return "\n".join(lines) + "\n"

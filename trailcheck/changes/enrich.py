@@ -108,6 +108,7 @@ def subjects(
                 continue
             regions = account.regions if isinstance(account.regions, tuple) else ()
             regions = regions or inventory.metadata.requested_regions or (GLOBAL_REGION,)
+            regions = (problem.region,) if problem.region else regions
             for name in sorted(problem.event_names):
                 for region in regions:
                     subject = event_subject(name)
