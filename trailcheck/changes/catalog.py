@@ -1,7 +1,9 @@
-"""Where change events of each service live and how they name resources.
+"""The problem codes and their events; where change events live and how they name resources.
 
-Which events matter for a rule is data beside the rule (`Rule.change_events`); this module
-knows the services: the event source of each followed event name, the resource-name forms
+Each FAIL names its causes as problem codes (`Finding.problems`); `PROBLEMS` maps each code to
+the successful events that can cause (and undo) it, testing the request where the event name
+is not enough. `Rule.change_events` remain for ERROR findings and docs/rules.md. This module
+also knows the services: the event source of each followed event name, the resource-name forms
 LookupEvents may hold for a resource (the ARN for some services, the short name for others —
 both are tried, the usual form first), and the region whose event history holds them.
 """

@@ -2,7 +2,8 @@
 
 `subjects()` says which resources to look up for a FAIL/ERROR finding (the scanner's lookup
 stage asks it); `attach_changes()` reads the histories stored in the inventory and puts the
-latest relevant change into each finding (`evidence.last_change`, and one line in the reason).
+newest successful event that can cause the finding's problems into it (`evidence.last_change`,
+and one line in the reason); a failed call never takes blame.
 No I/O, no clock: `evaluate` of a snapshot collected with `--who` gives the same findings.
 """
 
@@ -119,7 +120,7 @@ def subjects(
 def attach_changes(
     findings: Iterable[Finding], rules: Mapping[str, Rule], inventory: Inventory
 ) -> list[Finding]:
-    """Each FAIL/ERROR finding with its latest relevant change (when the inventory holds
+    """Each FAIL/ERROR finding with its newest causing change (when the inventory holds
     histories: a scan with `--who`); other findings unchanged."""
     result = list(findings)
     if inventory.change_history is None:
