@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trailcheck.changes.catalog import causes_of, restores_of
 
@@ -45,6 +45,13 @@ class ChangeEvent(BaseModel):
     restores: list[str] = Field(default_factory=list)
     # PutMetricFilter's pattern: which control a filter deleted later was meant for.
     filter_pattern: str | None = None
+
+    @field_validator("causes", "restores", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        """A record written before these fields existed (or a reader filling absent fields
+        with null) holds none."""
+        return [] if value is None else value
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ChangeEvent:
