@@ -137,17 +137,12 @@ def _enrich(
     if rule is None:
         return finding
     wanted = wanted_events(finding, rule.change_events)
-    if finding.status is Status.FAIL and finding.problems and not wanted:
-        lookup = {"state": "no_causing_event", "problems": list(finding.problems)}
-        evidence = {**finding.evidence, "last_change": None, "change_lookup": lookup}
-        reason = f"{finding.reason}; {NO_CAUSING_EVENT}"
-        return finding.model_copy(update={"reason": reason, "evidence": evidence})
+    coded = finding.status is Status.FAIL and bool(finding.problems)
+    if coded and not wanted:
+        return _told(finding, {"state": "no_causing_event"}, None, NO_CAUSING_EVENT)
     where = subjects(finding, rule.change_events, inventory)
-    if not where and finding.status is Status.FAIL and finding.problems:
-        lookup = {"state": "nothing_to_look_up", "problems": list(finding.problems)}
-        evidence = {**finding.evidence, "last_change": None, "change_lookup": lookup}
-        reason = f"{finding.reason}; {NOTHING_TO_LOOK_UP}"
-        return finding.model_copy(update={"reason": reason, "evidence": evidence})
+    if coded and not where:
+        return _told(finding, {"state": "nothing_to_look_up"}, None, NOTHING_TO_LOOK_UP)
     if not where:
         return finding
     found: list[ChangeHistory] = [
@@ -156,13 +151,14 @@ def _enrich(
     named = set(_strings(finding.evidence))
     filters = _existing_filters(inventory)
     filter_link = _filter_link_broken(finding)
+    puts, control = _puts(found), _control(finding)
     events = sorted(
         (
             e
             for h in found
             for e in h.events
             if explains(e, finding, wanted)
-            and _relevant(e, named, filters, filter_link, _puts(found), _control(finding))
+            and _relevant(e, named, filters, filter_link, puts, control)
         ),
         key=lambda e: e.event_time,
         reverse=True,
@@ -172,8 +168,6 @@ def _enrich(
         "event_names": sorted(wanted),
         "source": "cloudtrail:LookupEvents",
     }
-    if finding.problems:
-        lookup["problems"] = list(finding.problems)
     if events:
         latest: ChangeEvent = events[0]
         lookup["state"] = "found"
@@ -194,6 +188,16 @@ def _enrich(
         else:
             lookup["state"] = "none_in_90_days"
             line = NONE_FOUND
+    return _told(finding, lookup, last, line)
+
+
+def _told(
+    finding: Finding, lookup: dict[str, Any], last: dict[str, Any] | None, line: str
+) -> Finding:
+    """`finding` with what the lookup found (`evidence.last_change`, `change_lookup` with the
+    problem codes) and its one line appended to the reason."""
+    if finding.problems:
+        lookup = {**lookup, "problems": list(finding.problems)}
     evidence = {**finding.evidence, "last_change": last, "change_lookup": lookup}
     return finding.model_copy(update={"reason": f"{finding.reason}; {line}", "evidence": evidence})
 
