@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 # event source → the management write events trailcheck follows there: every event that can
 # cause or undo a problem (`PROBLEMS`, below), and those the rules' `change_events` name.
@@ -166,7 +166,7 @@ class Problem:
     meaning: str
     causes: tuple[Cause, ...]
     restores: tuple[Cause, ...] = ()
-    scope: str = "resource"
+    scope: Literal["resource", "account"] = "resource"
     region: str | None = None  # account scope: the one region to look in (else every scanned)
 
     @property
