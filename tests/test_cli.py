@@ -248,6 +248,23 @@ def test_demo_scans_the_sample_organization(
     assert ("CT.TRAIL.LOGGING", "assumed-role/Admin/alice") in who
     assert ("CT.BUCKET.DELIVERY_SCOPED", "user/ops-bob") in who
     assert ("CT.MON.CMK_DISABLE_OR_DELETION", "root") in who
+    # issue 17 item 6: blame by cause. The CRITICAL public ACL was set with PutBucketAcl (not
+    # the later PutBucketPolicy); the root user's deletion of the KMS-key filter explains only
+    # the KMS-key control, never the other monitoring failures.
+    changes = {
+        (f["rule_id"], f["account_id"]): (f["evidence"].get("last_change") or {}).get("event_name")
+        for f in report["findings"]
+        if f["status"] == "FAIL"
+    }
+    critical = [
+        f for f in report["findings"] if f["severity"] == "critical" and f["status"] == "FAIL"
+    ]
+    assert {f["rule_id"] for f in critical} == {"CT.BUCKET.NOT_PUBLIC"}
+    for public in critical:
+        assert public["evidence"]["last_change"]["event_name"] == "PutBucketAcl"
+        assert public["problems"] == ["bucket.acl_public"]
+    deletions = {r for (r, _), name in changes.items() if name == "DeleteMetricFilter"}
+    assert deletions == {"CT.MON.CMK_DISABLE_OR_DELETION"}
 
 
 def test_reports_get_the_mode_a_plain_write_gives(tmp_path: Path) -> None:

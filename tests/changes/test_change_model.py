@@ -25,6 +25,12 @@ FIELDS = {
     "is_root",
     "is_aws_service",
     "resources",
+    # issue 17: a failed call is marked, never a change; the problems an event can cause/undo
+    "error_code",
+    "error_message",
+    "causes",
+    "restores",
+    "filter_pattern",
 }
 
 
@@ -106,3 +112,11 @@ def test_name_forms_usual_form_first() -> None:
     assert name_forms(group)[0] == "trail-logs"
     assert short_name("arn:aws:cloudwatch:us-east-1:111122223333:alarm:cis-x") == "cis-x"
     assert short_name("arn:aws:sns:us-east-1:111122223333:alerts") == "alerts"
+
+
+def test_a_record_from_before_the_cause_fields_reads_as_causing_nothing() -> None:
+    """A reader that fills absent fields with null (the audit's events loader) still loads."""
+    event = ChangeEvent.from_record(_record())
+    old = event.model_dump() | {"causes": None, "restores": None, "error_code": None}
+    again = ChangeEvent.model_validate(old)
+    assert again.causes == [] and again.restores == [] and again.succeeded

@@ -38,9 +38,11 @@ def test_scan_who_names_the_change_in_every_format(
     assert change["principal_arn"] == "arn:aws:iam::123456789012:root"
     assert "changed by the root user" in logging["reason"]
     assert logging["evidence"]["change_lookup"]["state"] == "found"
-    validation = _finding(report, "CT.TRAIL.LOG_VALIDATION")  # created so, never changed
-    assert validation["evidence"]["last_change"] is None
-    assert "no change in the last 90 days; LookupEvents keeps 90 days" in validation["reason"]
+    # created without validation, never changed: the CreateTrail is the cause (issue 17:
+    # blame by cause; before, the rule followed UpdateTrail only and found nothing)
+    validation = _finding(report, "CT.TRAIL.LOG_VALIDATION")
+    assert validation["evidence"]["last_change"]["event_name"] == "CreateTrail"
+    assert validation["problems"] == ["trail.validation_off"]
     assert report["metadata"]["api_calls"]["cloudtrail:LookupEvents"] >= 1
     for name in ("report.sarif", "report.md", "report.ocsf.json", "report.html"):
         assert "StopLogging" in (out / name).read_text(), name
@@ -57,7 +59,7 @@ def test_who_budget_zero_says_who_is_unknown(boto: boto3.Session, tmp_path: Path
     report = json.loads((tmp_path / "report.json").read_text())
     logging = _finding(report, "CT.TRAIL.LOGGING")
     assert logging["evidence"]["change_lookup"]["state"] == "incomplete"
-    assert "who changed it is unknown" in logging["reason"]
+    assert "could not look up: " in logging["reason"]  # issue 17's wording
     assert "cloudtrail:LookupEvents" not in report["metadata"]["api_calls"]
 
 

@@ -238,6 +238,22 @@ def test_throttling_is_retried_never_fatal(history: EventHistory, boto: boto3.Se
     assert all(h.complete and h.error is None and h.events for h in found.values())
 
 
+def test_retries_wait_for_the_rate_too(history: EventHistory, boto: boto3.Session) -> None:
+    """Never more than 2 LookupEvents per second per account-region, retries included: a
+    simulated limit of 1 per second throttles, and every attempt the session layer retries
+    still waits for a token (issue 17)."""
+    history.lookup_rate = 1
+    access = {ACCOUNT: AccountAccess(ACCOUNT, AwsSession(), None)}
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    found = lookup_changes(_found_at_once(boto), access, end)
+    assert history.throttled > 0  # retries happened
+    assert all(h.complete and h.events for h in found.values())
+    (times,) = history.lookup_times.values()
+    # any three consecutive attempts span at least one second: at most two in any second
+    # (less a little for the time a request spends between the token and the simulator)
+    assert all(later - first >= 0.95 for first, later in zip(times, times[2:], strict=False))
+
+
 def test_token_bucket_keeps_under_the_limit(history: EventHistory, boto: boto3.Session) -> None:
     session = AwsSession()
     access = {ACCOUNT: AccountAccess(ACCOUNT, session, None)}

@@ -6,9 +6,10 @@ LookupEvents about each of them, and the answers are stored in the inventory
 (`Inventory.change_history`), from which the pure `enrich` step fills the findings.
 
 LookupEvents' limits are respected: at most 90 days back, one lookup attribute per call
-(ResourceName), at most 50 events per page, 2 requests per second per account and region (a
-token bucket per account-region; throttling is retried by the session layer and, if it
-persists, recorded as an unknown, never fatal). Every call goes through the metered, read-only
+(ResourceName or EventName), at most 50 events per page, 2 requests per second per account and
+region, retries included (a token bucket per account-region that every attempt waits on, in
+botocore's before-sign hook; throttling is retried by the session layer and, if it persists,
+recorded as an unknown, never fatal). Every call goes through the metered, read-only
 session layer; `LookupOptions.budget` bounds how many are made.
 """
 
@@ -18,14 +19,21 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from trailcheck.changes.catalog import name_forms
-from trailcheck.changes.enrich import LOOKUP_DAYS, history_key, subjects
+from trailcheck.changes.enrich import (
+    EVENT_SUBJECT,
+    LOOKUP_DAYS,
+    history_key,
+    subjects,
+    wanted_events,
+)
 from trailcheck.changes.model import ChangeEvent, iso_z
-from trailcheck.model import ChangeHistory, Finding, Inventory, Unknown
+from trailcheck.model import ChangeHistory, Finding, Inventory, Status, Unknown
 from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.executor import run_all
 from trailcheck.scanner.session import call
@@ -50,9 +58,12 @@ class LookupRequest:
 
     account_id: str
     region: str
-    arn: str
-    wanted: tuple[frozenset[str], ...]  # one set per failing rule; each needs its latest event
+    arn: str  # a resource ARN, or `event:<Name>` (an account-wide lookup by event name)
+    # One set per failing finding kind: its problem codes (or, without codes, its rule's event
+    # names); each needs its latest successful event that can cause one of them.
+    wanted: tuple[frozenset[str], ...]
     rank: int = 0  # higher first when the budget is short (the findings' top severity)
+    names: frozenset[str] = frozenset()  # the event names to keep
 
     @property
     def key(self) -> str:
@@ -60,7 +71,15 @@ class LookupRequest:
 
     @property
     def event_names(self) -> list[str]:
-        return sorted(set().union(*self.wanted))
+        """The event names to keep (default: the names in `wanted`)."""
+        return sorted(self.names or set().union(*self.wanted))
+
+    @property
+    def lookup(self) -> tuple[str, list[str]]:
+        """The LookupEvents attribute key and the values to try, in order."""
+        if self.arn.startswith(EVENT_SUBJECT):
+            return "EventName", [self.arn.removeprefix(EVENT_SUBJECT)]
+        return "ResourceName", name_forms(self.arn)
 
 
 def plan_lookups(
@@ -70,16 +89,23 @@ def plan_lookups(
     first. `change_events`: rule id → the rule's change events."""
     wanted: dict[tuple[str, str, str], set[frozenset[str]]] = {}
     rank: dict[tuple[str, str, str], int] = {}
+    keep: dict[tuple[str, str, str], set[str]] = {}
     for finding in findings:
-        names = tuple(change_events.get(finding.rule_id, ()))
+        rule_events = tuple(change_events.get(finding.rule_id, ()))
+        names = wanted_events(finding, rule_events)
         if not names:
             continue
-        for subject in subjects(finding, names, inventory):
-            wanted.setdefault(subject, set()).add(frozenset(names))
+        group = frozenset(finding.problems) if finding.status is Status.FAIL else frozenset()
+        for subject in subjects(finding, rule_events, inventory):
+            wanted.setdefault(subject, set()).add(group or names)
+            keep.setdefault(subject, set()).update(names)
             rank[subject] = max(rank.get(subject, 0), finding.severity.rank)
     requests = [
-        LookupRequest(a, r, arn, tuple(sorted(sets, key=sorted)), rank[(a, r, arn)])
-        for (a, r, arn), sets in wanted.items()
+        LookupRequest(
+            a, r, arn, tuple(sorted(sets, key=sorted)), rank[(a, r, arn)], frozenset(keep[key])
+        )
+        for key, sets in wanted.items()
+        for a, r, arn in [key]
     ]
     return sorted(requests, key=lambda q: (-q.rank, q.key))
 
@@ -117,16 +143,32 @@ class _Limits:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
-    def spend(self, account_id: str, region: str) -> bool:
-        """False when the budget is used up; else waits for the account-region's rate."""
+    def spend(self) -> bool:
+        """False when the budget is used up (a call, however many attempts it takes)."""
         with self._lock:
             if self._left is not None:
                 if self._left <= 0:
                     return False
                 self._left -= 1
-            bucket = self._buckets.setdefault((account_id, region), TokenBucket(self._options.rate))
-        bucket.take()
         return True
+
+    def bucket(self, account_id: str, region: str) -> TokenBucket:
+        """The account-region's token bucket: every attempt, retries included, takes one."""
+        with self._lock:
+            return self._buckets.setdefault((account_id, region), TokenBucket(self._options.rate))
+
+
+# The token bucket of the LookupEvents call in progress on this thread (None: not ours).
+_PACE: ContextVar[TokenBucket | None] = ContextVar("trailcheck_lookup_pace", default=None)
+_PACE_EVENT = "before-sign.cloudtrail.LookupEvents"
+
+
+def _pace(**_: Any) -> None:
+    """botocore signs every attempt (retries re-sign): each waits for a token, so retries
+    count against the 2-per-second limit of the account-region like any call."""
+    bucket = _PACE.get()
+    if bucket is not None:
+        bucket.take()
 
 
 def lookup_changes(
@@ -159,8 +201,10 @@ def _lookup_one(
     limits: _Limits,
 ) -> ChangeHistory:
     client = access.client("cloudtrail", request.region)
-    names = name_forms(request.arn)
-    all_names = set().union(*request.wanted)
+    client.meta.events.register(_PACE_EVENT, _pace, unique_id="trailcheck-lookup-pace")
+    bucket = limits.bucket(request.account_id, request.region)
+    attribute, names = request.lookup
+    all_names = set(request.event_names)
     events: dict[str, ChangeEvent] = {}
     calls = 0
     error: Unknown | None = None
@@ -168,7 +212,7 @@ def _lookup_one(
     asked: list[str] = []
 
     def satisfied() -> bool:
-        seen = {e.event_name for e in events.values()}
+        seen = {t for e in events.values() if e.succeeded for t in (e.event_name, *e.causes)}
         return all(group & seen for group in request.wanted)
 
     for name in names:
@@ -177,18 +221,22 @@ def _lookup_one(
         asked.append(name)
         token: str | None = None
         while True:
-            if not limits.spend(request.account_id, request.region):
+            if not limits.spend():
                 complete = False
                 break
             params: dict[str, Any] = {
-                "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": name}],
+                "LookupAttributes": [{"AttributeKey": attribute, "AttributeValue": name}],
                 "StartTime": start,
                 "EndTime": end,
                 "MaxResults": PAGE_SIZE,
             }
             if token:
                 params["NextToken"] = token
-            page = call(client, "LookupEvents", **params)
+            paced = _PACE.set(bucket)
+            try:
+                page = call(client, "LookupEvents", **params)
+            finally:
+                _PACE.reset(paced)
             calls += 1
             if not isinstance(page, dict):  # an Unknown: throttled past retries, denied, ...
                 error = page

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trailcheck.changes.catalog import causes_of, restores_of
 
 
 class ChangeEvent(BaseModel):
@@ -35,6 +37,21 @@ class ChangeEvent(BaseModel):
     is_root: bool
     is_aws_service: bool
     resources: list[str] = Field(default_factory=list)
+    # A failed call (the record's errorCode/errorMessage): never a change, kept as an attempt.
+    error_code: str | None = None
+    error_message: str | None = None
+    # Problem codes (changes/catalog.py PROBLEMS) this successful event can cause or undo.
+    causes: list[str] = Field(default_factory=list)
+    restores: list[str] = Field(default_factory=list)
+    # PutMetricFilter's pattern: which control a filter deleted later was meant for.
+    filter_pattern: str | None = None
+
+    @field_validator("causes", "restores", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        """A record written before these fields existed (or a reader filling absent fields
+        with null) holds none."""
+        return [] if value is None else value
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ChangeEvent:
@@ -61,6 +78,7 @@ class ChangeEvent(BaseModel):
         )
         if principal is None and kind == "AWSService":
             principal = invoked_by
+        params = record.get("requestParameters")
         return cls(
             event_time=iso_z(record.get("eventTime")),
             event_name=_text(record.get("eventName")) or "",
@@ -77,7 +95,19 @@ class ChangeEvent(BaseModel):
             is_root=kind == "Root",
             is_aws_service=is_service,
             resources=record_resources(record),
+            error_code=_text(record.get("errorCode")),
+            error_message=_text(record.get("errorMessage")),
+            causes=causes_of(record),
+            restores=restores_of(record),
+            filter_pattern=_text(params.get("filterPattern"))
+            if isinstance(params, Mapping)
+            else None,
         )
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the call succeeded: only a successful call is a change."""
+        return self.error_code is None
 
     def who(self) -> str:
         """The actor in a few words: ARN (root / AWS service marked)."""
@@ -91,8 +121,14 @@ class ChangeEvent(BaseModel):
         )
 
     def sentence(self) -> str:
-        """`changed by <who> (<EventName>) at <time> from <ip>` for a finding's reason."""
+        """`changed by <who> (<EventName>) at <time> from <ip>` for a finding's reason (a
+        failed call: `<who> tried <EventName> ... (failed: <code>)`)."""
         where = f" from {self.source_ip}" if self.source_ip else ""
+        if self.error_code:
+            return (
+                f"{self.who()} tried {self.event_name} at {self.event_time}{where} "
+                f"(failed: {self.error_code})"
+            )
         return f"changed by {self.who()} ({self.event_name}) at {self.event_time}{where}"
 
 
@@ -141,6 +177,7 @@ REQUEST_RESOURCE_KEYS = (
     "topicArn",  # sns
     "subscriptionArn",  # sns Unsubscribe
     "rule",  # events RemoveTargets
+    "resourceId",  # cloudtrail AddTags / RemoveTags: the trail ARN
 )
 
 

@@ -2,9 +2,10 @@
 
 moto does not implement LookupEvents. In AWS, every management call is recorded by CloudTrail
 and kept 90 days in the event history of the account and region it was made in. This module
-records each successful call moto serves in-process (below boto3: botocore's `before-send`
-hook, where moto's own stubber answers) as a real-shaped CloudTrail record, and answers
-LookupEvents from those records as AWS does:
+records each call moto serves — in-process (below boto3: botocore's `before-send` hook, where
+moto's own stubber answers) and in the moto server (its WSGI dispatcher) — as a real-shaped
+CloudTrail record, successful or failed (`errorCode`/`errorMessage`, as AWS keeps them), and
+answers LookupEvents from those records as AWS does:
 
 * the caller's identity from the signing credentials: the root user (moto's account keys),
   an IAM user (an access key created for the user), or an assumed role with its session name;
@@ -70,7 +71,11 @@ _LOOKUP_KEYS = {
 }
 # requestParameters key → CloudFormation resource type, for resource names
 _RESOURCE_KEYS: dict[str, dict[str, str]] = {
-    "cloudtrail": {"name": "AWS::CloudTrail::Trail", "trailName": "AWS::CloudTrail::Trail"},
+    "cloudtrail": {
+        "name": "AWS::CloudTrail::Trail",
+        "trailName": "AWS::CloudTrail::Trail",
+        "resourceId": "AWS::CloudTrail::Trail",  # AddTags / RemoveTags: the trail's ARN
+    },
     "s3": {"bucketName": "AWS::S3::Bucket"},
     "kms": {"keyId": "AWS::KMS::Key"},
     "logs": {"logGroupName": "AWS::Logs::LogGroup"},
@@ -91,6 +96,10 @@ class EventHistory:
     )
     throttled: int = 0
     lookups: int = 0
+    # when each LookupEvents attempt arrived (monotonic seconds), per account and region
+    lookup_times: dict[tuple[str, str], list[float]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     identities: dict[str, dict[str, Any]] = field(default_factory=dict)  # access key → identity
     _buckets: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -113,6 +122,7 @@ class EventHistory:
         now = time.monotonic()
         with self._lock:
             self.lookups += 1
+            self.lookup_times[(account_id, region)].append(now)
             tokens, last = self._buckets.get((account_id, region), (self.lookup_rate, now))
             tokens = min(self.lookup_rate, tokens + (now - last) * self.lookup_rate)
             if tokens < 1:
@@ -282,10 +292,15 @@ def _event_name(service: str, operation: str) -> str:
 
 
 def make_record(
-    history: EventHistory, operation: str, request: Any, sequence: int
+    history: EventHistory,
+    operation: str,
+    request: Any,
+    sequence: int,
+    error: tuple[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """The CloudTrail record of a call moto served, or None when CloudTrail would not keep it
-    in the event history (unsigned calls, S3 data events)."""
+    in the event history (unsigned calls, S3 data events). `error`: the (code, message) of a
+    call that failed; AWS keeps those too, with `errorCode`/`errorMessage`."""
     headers = request.headers
     auth = headers.get("Authorization", "")
     auth = auth.decode() if isinstance(auth, bytes) else str(auth)
@@ -325,6 +340,8 @@ def make_record(
         "eventCategory": "Management",
         "_sequence": sequence,  # arrival order among equal times (not part of the record)
     }
+    if error is not None:
+        record["errorCode"], record["errorMessage"] = error
     if not record["resources"]:
         del record["resources"]
     return record
@@ -400,33 +417,191 @@ def _lookup_answer(history: EventHistory, response: Any) -> Any:
     return json.dumps(answer)
 
 
+def error_of(status: int, body: bytes | str | None) -> tuple[str, str] | None:
+    """(errorCode, errorMessage) of a failed response (None when it succeeded), read from
+    the JSON (`__type`), XML (`<Code>`) or CBOR body, as CloudTrail records it."""
+    if status < 300:
+        return None
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    code = message = ""
+    text = raw.decode("utf-8", "replace")
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = {}
+        if isinstance(data, dict):
+            code = str(data.get("__type") or data.get("code") or "")
+            message = str(data.get("message") or data.get("Message") or "")
+    elif "<Code>" in text:
+        found = re.search(r"<Code>([^<]*)</Code>", text)
+        said = re.search(r"<Message>([^<]*)</Message>", text)
+        code, message = (found.group(1) if found else ""), (said.group(1) if said else "")
+    else:
+        data = _cbor_map(raw)
+        code = str(data.get("__type") or "")
+        message = str(data.get("message") or data.get("Message") or "")
+    code = code.rsplit("#", 1)[-1].split(":", 1)[0] or f"HTTP{status}"
+    return code, message
+
+
+def _cbor_map(raw: bytes) -> dict[str, Any]:
+    """A CBOR error body (smithy-rpc-v2-cbor: CloudWatch) read with botocore's own decoder."""
+    try:
+        from botocore.parsers import RpcV2CBORParser
+
+        data = RpcV2CBORParser()._initial_body_parse(raw)
+    except (ValueError, TypeError, KeyError, IndexError):  # unreadable: the code is lost
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass(frozen=True)
+class ServedRequest:
+    """A request as the moto server received it (what `make_record` reads)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+# request signing name → botocore service (where they differ)
+_SIGNING_SERVICE = {"monitoring": "cloudwatch"}
+
+
+def operation_of(request: ServedRequest) -> str | None:
+    """The API operation of a request the moto server received: from `X-Amz-Target` (JSON),
+    the `Action` parameter (query), the `/operation/` path (CBOR), or the REST routes of the
+    botocore model of the signing service (S3, S3 Control)."""
+    target = request.headers.get("X-Amz-Target") or request.headers.get("x-amz-target")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    url = urlsplit(request.url)
+    if "/operation/" in url.path:
+        return url.path.rsplit("/operation/", 1)[1]
+    query = parse_qs(url.query, keep_blank_values=True)
+    if "Action" in query:
+        return query["Action"][0]
+    if request.method == "POST" and request.body[:7] in (b"Action=", b"Version"):
+        form = parse_qs(request.body.decode("utf-8", "replace"))
+        if "Action" in form:
+            return form["Action"][0]
+    found = _CREDENTIAL.search(str(request.headers.get("Authorization", "")))
+    if found is None:
+        return None
+    service = _SIGNING_SERVICE.get(found.group(3), found.group(3))
+    if service == "s3" and "s3-control" in url.netloc:
+        service = "s3control"
+    return _rest_operation(service, request.method, url.path, set(query))
+
+
+def _rest_operation(service: str, method: str, path: str, query: set[str]) -> str | None:
+    """The operation of a REST request: the model route with this method whose path matches
+    and whose literal query keys are all present (the most specific such route)."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+    except UnknownServiceError:  # a service botocore does not know: not recorded
+        return None
+    segments = [p for p in path.split("/") if p]
+    best: tuple[int, str] | None = None
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        if http.get("method") != method:
+            continue
+        route, _, route_query = str(http.get("requestUri", "/")).partition("?")
+        keys = {k.split("=")[0] for k in route_query.split("&") if k}
+        if not keys <= query:
+            continue
+        parts = [p for p in route.split("/") if p]
+        greedy = bool(parts) and parts[-1].endswith("+}")
+        if len(parts) != len(segments) and not (greedy and len(segments) >= len(parts)):
+            continue
+        if any(not p.startswith("{") and p != q for p, q in zip(parts, segments, strict=False)):
+            continue
+        score = len(keys) * 10 + sum(1 for p in parts if not p.startswith("{"))
+        if best is None or score > best[0]:
+            best = (score, name)
+    return best[1] if best else None
+
+
+def _served_request(environ: dict[str, Any]) -> ServedRequest:
+    """Read the WSGI request's body once and put it back for the app."""
+    import io
+
+    stream = environ.get("wsgi.input")
+    length = environ.get("CONTENT_LENGTH")
+    body = b""
+    if stream is not None and length:
+        body = stream.read(int(length))
+    elif stream is not None and environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    environ["wsgi.input"] = io.BytesIO(body)
+    headers = {
+        key[5:].replace("_", "-").title(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    host = environ.get("HTTP_HOST", "localhost")
+    query = environ.get("QUERY_STRING", "")
+    url = f"http://{host}{environ.get('PATH_INFO', '')}" + (f"?{query}" if query else "")
+    return ServedRequest(environ.get("REQUEST_METHOD", "GET"), url, headers, body)
+
+
 @contextmanager
 def recorded_event_history(history: EventHistory) -> Iterator[EventHistory]:
-    """Record the calls moto serves into `history` and answer LookupEvents from it."""
+    """Record every call moto serves into `history` (successful and failed, as AWS does) and
+    answer LookupEvents from it: in-process (botocore's stubber) and in the moto server (its
+    WSGI dispatcher: server requests never pass the stubber)."""
     from moto.cloudtrail import responses as ct_responses
     from moto.core.botocore_stubber import BotocoreStubber
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     original_call = BotocoreStubber.__call__
+    original_app = DomainDispatcherApplication.__call__
     counter = iter(range(1 << 62))
     counter_lock = threading.Lock()
 
-    def stub_call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-        response = original_call(self, event_name, request, **kwargs)
-        if response is None or response.status_code >= 300:
-            return response
-        operation = event_name.rsplit(".", 1)[-1]
+    def record(operation: str | None, request: Any, status: int, body: Any) -> None:
+        if not operation:
+            return
         with counter_lock:
             sequence = next(counter)
-        record = make_record(history, operation, request, sequence)
-        if record is not None:
-            history.add(record)
+        made = make_record(history, operation, request, sequence, error_of(status, body))
+        if made is not None:
+            history.add(made)
+
+    def stub_call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        response = original_call(self, event_name, request, **kwargs)
+        if response is not None:
+            failed = response.status_code >= 300  # read a body only then: a success may stream
+            body = response.content if failed else None
+            record(event_name.rsplit(".", 1)[-1], request, response.status_code, body)
         return response
+
+    def app_call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        request = _served_request(environ)
+        status: list[int] = []
+
+        def respond(line: str, headers: Any, exc_info: Any = None) -> Any:
+            status.append(int(line.split(" ", 1)[0]))
+            return start_response(line, headers, exc_info)
+
+        chunks = list(original_app(self, environ, respond))
+        record(operation_of(request), request, status[0] if status else 500, b"".join(chunks))
+        return chunks
 
     def lookup_events(self: Any) -> Any:
         return _lookup_answer(history, self)
 
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(BotocoreStubber, "__call__", stub_call))
+        stack.enter_context(mock.patch.object(DomainDispatcherApplication, "__call__", app_call))
         stack.enter_context(
             mock.patch.object(
                 ct_responses.CloudTrailResponse, "lookup_events", lookup_events, create=True

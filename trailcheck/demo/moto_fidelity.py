@@ -31,8 +31,9 @@ layer — rather than by bending trailcheck's own code:
   registers its public key here. A region with no registered key answers an empty list (AWS
   always has one; this is how a test simulates a key that cannot be found).
 
-* CloudTrail event history (moto: none): every call moto serves is recorded as a real-shaped
-  CloudTrail record and LookupEvents answers from them (see `moto_event_history`); the
+* CloudTrail event history (moto: none): every call moto serves, in-process or in the moto
+  server, successful or failed, is recorded as a real-shaped CloudTrail record and LookupEvents
+  answers from them (see `moto_event_history`); the
   `EventHistory` is what the `with` block yields.
 
 Not patched: CloudWatch Logs TestMetricFilter, which moto does not implement (it raises

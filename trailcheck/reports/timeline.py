@@ -45,7 +45,7 @@ def print_timeline(events: Sequence[ChangeEvent], title: str, console: Console) 
     for e in shown:
         table.add_row(
             e.event_time,
-            e.event_name,
+            e.event_name + (f" (failed: {e.error_code})" if e.error_code else ""),
             e.who(),
             e.source_ip or "",
             f"{e.account_id}/{e.region}",

@@ -138,6 +138,21 @@ class TrailAssessment:
     unknowns: tuple[str, ...]
     management: ManagementEvents | None
 
+    @property
+    def codes(self) -> list[str]:
+        """The problem codes of a trail that does not qualify (changes/catalog.py)."""
+        found = []
+        if self.trail.describe_error is None and not self.trail.is_multi_region:
+            found.append("trail.single_region")
+        if not isinstance(self.trail.status, Unknown) and not self.trail.status.is_logging:
+            found.append("trail.not_logging")
+        if self.management is not None and not self.management.all:
+            if self.management.all_but_exclusions:
+                found.append("trail.selectors_exclude_sources")
+            else:
+                found.append("trail.selectors_exclude_management")
+        return found
+
     def evidence(self) -> dict[str, object]:
         return {
             "trail_arn": self.trail.arn,

@@ -181,6 +181,8 @@ def not_public(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 f"the log bucket is public: {result.explanation}",
                 evidence=evidence,
                 remediation=_public_fix(result, restricted),
+                problems=(["bucket.acl_public"] if result.acl_grants else [])
+                + (["bucket.policy_public"] if result.policy_statements else []),
             )
         elif aws_public:
             yield ctx.for_bucket(
@@ -190,6 +192,7 @@ def not_public(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 "S3 reports the bucket policy as public (GetBucketPolicyStatus IsPublic) and "
                 "RestrictPublicBuckets is off",
                 evidence=evidence,
+                problems=["bucket.policy_public"],
             )
         else:
             yield ctx.for_bucket(
@@ -289,7 +292,14 @@ def public_access_block_bucket_level(inventory: Inventory, ctx: RuleContext) -> 
                 if pab is None
                 else (f"{', '.join(off)} off at bucket level")
             )
-            yield ctx.for_bucket(bucket, writers, Status.FAIL, what, evidence=evidence)
+            yield ctx.for_bucket(
+                bucket,
+                writers,
+                Status.FAIL,
+                what,
+                evidence=evidence,
+                problems=["bucket.public_access_block_off"],
+            )
 
     yield from ctx.per_log_bucket(inventory, judge, needs=("public_access_block",))
 
@@ -356,6 +366,7 @@ def public_access_block_account_level(inventory: Inventory, ctx: RuleContext) ->
             resource_arn=f"arn:{partition}:iam::{owner}:root",
             reason=reason,
             evidence=evidence,
+            problems=["bucket.account_public_access_block_off"] if status is Status.FAIL else [],
         )
 
     yield from ctx.per_log_bucket(inventory, judge, needs=("account_public_access_block",))
@@ -430,6 +441,7 @@ def public_access_block(inventory: Inventory, ctx: RuleContext) -> Iterator[Find
                 f"Block Public Access is not fully on: {', '.join(missing)} off on both the "
                 "bucket and the account",
                 evidence=evidence,
+                problems=["bucket.public_access_block_off"],
             )
 
     yield from ctx.per_log_bucket(inventory, judge)
@@ -482,6 +494,7 @@ def tls_only(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 Status.FAIL,
                 "the bucket has no policy, so requests without TLS are not denied",
                 evidence={"policy": None},
+                problems=["bucket.policy_no_tls"],
             )
             return
         result = _policy_error(
@@ -503,7 +516,14 @@ def tls_only(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
             "tls_version_statements": _refs(result.tls_version_statements),
         }
         status = Status.PASS if result.enforced else Status.FAIL
-        yield ctx.for_bucket(bucket, writers, status, result.explanation, evidence=evidence)
+        yield ctx.for_bucket(
+            bucket,
+            writers,
+            status,
+            result.explanation,
+            evidence=evidence,
+            problems=[] if result.enforced else ["bucket.policy_no_tls"],
+        )
 
     yield from ctx.per_log_bucket(inventory, judge, needs=("policy",))
 
@@ -550,6 +570,7 @@ def delivery_scoped(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
                 Status.FAIL,
                 "the bucket has no policy: CloudTrail cannot deliver to it",
                 evidence={"policy": None},
+                problems=["bucket.delivery_unscoped"],
             )
             return
         per_trail: list[dict[str, Any]] = []
@@ -600,6 +621,7 @@ def delivery_scoped(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
                 "the bucket policy does not let CloudTrail deliver the logs of "
                 + ", ".join(denied),
                 evidence=evidence,
+                problems=["bucket.delivery_unscoped"],
             )
         elif open_to_any:
             yield ctx.for_bucket(
@@ -611,6 +633,7 @@ def delivery_scoped(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
                 "writes",
                 evidence=evidence,
                 severity=Severity.MEDIUM,
+                problems=["bucket.delivery_unscoped"],
             )
         elif undecided:
             yield ctx.for_bucket(
@@ -703,6 +726,7 @@ def log_readers(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 Status.FAIL,
                 f"a wildcard principal can read the logs: {wild[0].explanation}",
                 evidence=evidence,
+                problems=["bucket.readers"],
             )
             return
         active = [g for g in grants if not g.neutralised_by_pab]
@@ -764,7 +788,12 @@ def versioning(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
         else:
             state = "suspended" if status == "Suspended" else "never enabled"
             yield ctx.for_bucket(
-                bucket, writers, Status.FAIL, f"versioning is {state}", evidence=evidence
+                bucket,
+                writers,
+                Status.FAIL,
+                f"versioning is {state}",
+                evidence=evidence,
+                problems=["bucket.versioning_off"],
             )
 
     yield from ctx.per_log_bucket(inventory, judge, needs=("versioning",))
@@ -852,7 +881,13 @@ def mfa_delete(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
             )
             severity = Severity.LOW
         yield ctx.for_bucket(
-            bucket, writers, Status.FAIL, reason, evidence=evidence, severity=severity
+            bucket,
+            writers,
+            Status.FAIL,
+            reason,
+            evidence=evidence,
+            severity=severity,
+            problems=["bucket.mfa_delete_off"],
         )
 
     yield from ctx.per_log_bucket(inventory, judge, needs=("versioning",))
@@ -930,6 +965,7 @@ def delete_protection(inventory: Inventory, ctx: RuleContext) -> Iterator[Findin
                 "neither MFA Delete nor Object Lock COMPLIANCE with at least "
                 f"{params.retention_days} days of default retention protects the log versions",
                 evidence=evidence,
+                problems=["bucket.delete_unprotected"],
             )
 
     yield from ctx.per_log_bucket(inventory, judge, needs=("versioning",))
@@ -997,7 +1033,12 @@ def object_lock(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
         }
         if lock is None or not lock.enabled:
             yield ctx.for_bucket(
-                bucket, writers, Status.FAIL, "Object Lock is not enabled", evidence=evidence
+                bucket,
+                writers,
+                Status.FAIL,
+                "Object Lock is not enabled",
+                evidence=evidence,
+                problems=["bucket.object_lock_off"],
             )
             return
         problems = []
@@ -1019,6 +1060,7 @@ def object_lock(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 "Object Lock is enabled but " + "; ".join(problems),
                 evidence=evidence,
                 severity=Severity.MEDIUM,
+                problems=["bucket.object_lock_off"],
             )
             return
         yield ctx.for_bucket(
@@ -1148,6 +1190,7 @@ def lifecycle(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                     else ""
                 ),
                 evidence=evidence | {"contradictions": contradictions},
+                problems=["bucket.lifecycle_expires"],
             )
         elif contradictions:
             yield ctx.for_bucket(
@@ -1157,6 +1200,7 @@ def lifecycle(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 f"the lifecycle contradicts Object Lock: {'; '.join(contradictions)}",
                 evidence=evidence | {"contradictions": contradictions},
                 severity=Severity.LOW,
+                problems=["bucket.lifecycle_expires"],
             )
         else:
             yield ctx.for_bucket(
@@ -1215,6 +1259,7 @@ def encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 Status.FAIL,
                 "the bucket has no default encryption",
                 evidence={"default_encryption": None},
+                problems=["bucket.encryption_weak"],
             )
             return
         kind = "SSE-S3" if enc.algorithm == "AES256" else f"SSE-KMS ({enc.algorithm})"
@@ -1297,7 +1342,12 @@ def access_logging_enabled(inventory: Inventory, ctx: RuleContext) -> Iterator[F
         evidence = {"logging": target.model_dump(mode="json") if target else None}  # type: ignore[union-attr]
         if target is None:
             yield ctx.for_bucket(
-                bucket, writers, Status.FAIL, "server access logging is disabled", evidence=evidence
+                bucket,
+                writers,
+                Status.FAIL,
+                "server access logging is disabled",
+                evidence=evidence,
+                problems=["bucket.access_logging_off"],
             )
         else:
             yield ctx.for_bucket(
@@ -1342,6 +1392,7 @@ def access_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 Status.FAIL,
                 "server access logging is disabled",
                 evidence=evidence,
+                problems=["bucket.access_logging_off"],
             )
         elif target.target_bucket == bucket.name:
             yield ctx.for_bucket(
@@ -1350,6 +1401,7 @@ def access_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 Status.FAIL,
                 "server access logs are written into the log bucket itself (use another bucket)",
                 evidence=evidence,
+                problems=["bucket.access_logging_off"],
             )
         else:
             yield ctx.for_bucket(
@@ -1412,6 +1464,7 @@ def notifications(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 Status.FAIL,
                 "no S3 event notification on the bucket and no SNS topic on its trails",
                 evidence=evidence,
+                problems=["bucket.notifications_off"],
             )
 
     yield from ctx.per_log_bucket(inventory, judge, needs=("notifications",))
@@ -1467,6 +1520,7 @@ def separate_account(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                 Status.FAIL,
                 f"the bucket is in account {owner}, the same account as trail(s) {', '.join(same)}",
                 evidence=evidence,
+                problems=["bucket.same_account"],
             )
 
     yield from ctx.per_log_bucket(inventory, judge, needs_writers=True)

@@ -69,6 +69,7 @@ def cloudwatch_logs_configured(inventory: Inventory, ctx: RuleContext) -> Iterat
                 Status.FAIL,
                 "the trail has no CloudWatch Logs log group",
                 evidence=evidence,
+                problems=["trail.no_cloudwatch_logs"],
             )
 
     yield from ctx.per_owned_trail(inventory, judge)
@@ -76,7 +77,7 @@ def cloudwatch_logs_configured(inventory: Inventory, ctx: RuleContext) -> Iterat
 
 @rule(
     id="CT.TRAIL.CLOUDWATCH_LOGS",
-    change_events=("UpdateTrail", "DeleteLogGroup"),
+    change_events=("UpdateTrail", "DeleteLogGroup", "StopLogging"),
     title="The trail delivers to CloudWatch Logs, recently",
     severity=Severity.MEDIUM,
     resource_type="AWS::CloudTrail::Trail",
@@ -114,13 +115,18 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
                 Status.FAIL,
                 "the trail does not deliver to CloudWatch Logs",
                 evidence=evidence,
+                problems=["trail.no_cloudwatch_logs"],
             )
             return
         group = inventory.log_groups.get(arn)
         unseen = visibility.log_group(arn)
         if unseen is None and group is not None and group.exists is False:
             yield ctx.for_trail(
-                trail, Status.FAIL, f"log group {group.name} does not exist", evidence=evidence
+                trail,
+                Status.FAIL,
+                f"log group {group.name} does not exist",
+                evidence=evidence,
+                problems=["trail.cloudwatch_log_group_missing"],
             )
             return
         if isinstance(trail.status, Unknown):
@@ -141,7 +147,11 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
         }
         if error:
             yield ctx.for_trail(
-                trail, Status.FAIL, f"delivery to CloudWatch Logs fails: {error}", evidence=evidence
+                trail,
+                Status.FAIL,
+                f"delivery to CloudWatch Logs fails: {error}",
+                evidence=evidence,
+                problems=["trail.cloudwatch_delivery_error"],
             )
         elif last is None:
             yield ctx.for_trail(
@@ -149,6 +159,7 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
                 Status.FAIL,
                 "CloudTrail has never delivered to the log group",
                 evidence=evidence,
+                problems=["trail.cloudwatch_delivery_stale"],
             )
         elif inventory.scan_time - last > max_age:
             yield ctx.for_trail(
@@ -157,6 +168,7 @@ def cloudwatch_logs(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
                 f"last delivery to CloudWatch Logs was {last.isoformat()}, more than "
                 f"{ctx.params.max_delivery_age_hours} h before the scan",
                 evidence=evidence,
+                problems=["trail.cloudwatch_delivery_stale"],
             )
         elif unseen is not None:
             yield ctx.unseen(
@@ -225,7 +237,13 @@ def delivery_health(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]
         evidence = {"trail_arn": trail.arn, **{k: v for k, v in errors.items()}}
         if failing:
             text = "; ".join(f"{k}: {v}" for k, v in failing.items())
-            yield ctx.for_trail(trail, Status.FAIL, f"delivery errors: {text}", evidence=evidence)
+            yield ctx.for_trail(
+                trail,
+                Status.FAIL,
+                f"delivery errors: {text}",
+                evidence=evidence,
+                problems=["trail.delivery_errors"],
+            )
         else:
             yield ctx.for_trail(trail, Status.PASS, "no delivery error reported", evidence=evidence)
 

@@ -64,6 +64,7 @@ def sse_kms(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 Status.FAIL,
                 "the trail has no KmsKeyId: log files get S3 default encryption only",
                 evidence=evidence,
+                problems=["trail.no_kms"],
             )
 
     yield from ctx.per_owned_trail(inventory, judge)
@@ -104,6 +105,7 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 Status.FAIL,
                 "log files are not encrypted with SSE-KMS (S3 default encryption only)",
                 evidence={"trail_arn": trail.arn, "KmsKeyId": None},
+                problems=["trail.no_kms"],
             )
             return
         evidence = {"trail_arn": trail.arn, "KmsKeyId": key_arn, "key_arn": key_arn}
@@ -131,6 +133,7 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 severity=Severity.HIGH,
                 evidence=evidence,
                 remediation=_key_fix(key.metadata.key_state),
+                problems=["trail.kms_key_unusable"],
             )
             return
         yield ctx.for_trail(
@@ -207,7 +210,12 @@ def _rotation_finding(ctx: RuleContext, key: KmsKey) -> Finding:
     evidence["KeyRotationEnabled"] = key.rotation_enabled
     if key.rotation_enabled:
         return ctx.passed(**base, reason="automatic key rotation is enabled", evidence=evidence)
-    return ctx.failed(**base, reason="automatic key rotation is disabled", evidence=evidence)
+    return ctx.failed(
+        **base,
+        reason="automatic key rotation is disabled",
+        evidence=evidence,
+        problems=["kms.rotation_off"],
+    )
 
 
 def _key_fix(state: str) -> Remediation:

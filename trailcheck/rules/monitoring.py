@@ -34,6 +34,7 @@ from trailcheck.rules._monitoring import (
     eventbridge_coverage,
     match_sets,
 )
+from trailcheck.rules._trails import trails_covering
 from trailcheck.rules.base import Remediation, Rule, RuleContext, Unseen, Visibility, rule
 
 # control key → (rule id, severity). Ids are released API: never rename, never reuse.
@@ -321,12 +322,49 @@ def judge_control(inventory: Inventory, ctx: RuleContext, key: str) -> Iterator[
             eventbridge=bridge.shape(),
             aws_check=aws_check,
         )
+        covering = _covering(inventory, account.account_id, shown)
         yield ctx.finding(
             status,
             **base,
             reason=reason,
-            evidence={"coverage": coverage.model_dump(mode="json"), **_known_names(shown)},
+            evidence={
+                "coverage": coverage.model_dump(mode="json"),
+                **_known_names(shown),
+                **covering,
+            },
+            problems=[_problem(coverage.broken_link, shown, covering)]
+            if status is Status.FAIL
+            else [],
         )
+
+
+def _covering(inventory: Inventory, account_id: str, shown: Any) -> dict[str, list[str]]:
+    """With no chain at all, the trails that record the account (none of them delivers to a
+    log group): where `--who` looks for the change that broke the chain."""
+    if shown is not None:
+        return {}
+    trails = trails_covering(inventory, account_id)
+    return {} if isinstance(trails, Unknown) else {"covering_trails": [t.arn for t in trails]}
+
+
+# the first broken link of a monitoring chain → its problem code (changes/catalog.py)
+_LINK_PROBLEMS = {
+    "trail": "monitoring.trail_unqualified",
+    "log_group": "monitoring.log_group_missing",
+    "metric_filter": "monitoring.filter_missing",
+    "alarm": "monitoring.alarm_missing",
+    "subscriber": "monitoring.subscriber_missing",
+}
+
+
+def _problem(broken_link: str | None, shown: Any, covering: dict[str, list[str]]) -> str:
+    """The problem code of a failing control: where its best chain breaks; no chain at all:
+    `monitoring.no_chain` (no trail delivers to a log group), or `trail.no_trail` when no
+    trail records the account; a chain that works but whose filters miss some events:
+    `monitoring.filter_missing`."""
+    if shown is None:
+        return "monitoring.no_chain" if covering.get("covering_trails") else "trail.no_trail"
+    return _LINK_PROBLEMS.get(broken_link or "metric_filter", "monitoring.filter_missing")
 
 
 def _known_names(chain: Any) -> dict[str, str]:
@@ -477,6 +515,7 @@ def overbroad_filter(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                     "pattern": flt.pattern,
                     "controls": noisy,
                 },
+                problems=["monitoring.filter_overbroad"],
             )
             yield on_filter(flt.name, finding)
         if filters and not over:

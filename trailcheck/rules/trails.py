@@ -79,6 +79,7 @@ def multi_region_trail(inventory: Inventory, ctx: RuleContext) -> Iterator[Findi
                 **base,
                 reason="no CloudTrail trail records this account's API activity",
                 evidence={"trails": []},
+                problems=["trail.no_trail"],
             )
             continue
         assessments = [assess_trail(t) for t in trails]
@@ -125,6 +126,7 @@ def multi_region_trail(inventory: Inventory, ctx: RuleContext) -> Iterator[Findi
                 reason=f"{near[0].trail.arn} {management.describe()} "
                 "(CIS 3.1 / CloudTrail.1 require no exclusions)",
                 evidence={"excluded_sources": list(management.excluded_sources), **evidence},
+                problems=near[0].codes,
             )
             continue
         summary = "; ".join(f"{a.trail.name}: {', '.join(a.problems)}" for a in assessments)
@@ -133,6 +135,7 @@ def multi_region_trail(inventory: Inventory, ctx: RuleContext) -> Iterator[Findi
             reason="no trail is multi-region, logging and records all management events "
             f"({summary})",
             evidence=evidence,
+            problems=sorted({c for a in assessments for c in a.codes}),
         )
 
 
@@ -183,7 +186,11 @@ def trail_logging(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
             since = trail.status.stop_logging_time
             when = f" since {since.isoformat()}" if since else ""
             yield ctx.for_trail(
-                trail, Status.FAIL, f"the trail is not logging{when}", evidence=evidence
+                trail,
+                Status.FAIL,
+                f"the trail is not logging{when}",
+                evidence=evidence,
+                problems=["trail.not_logging"],
             )
 
     yield from ctx.per_owned_trail(inventory, judge)
@@ -230,7 +237,11 @@ def log_validation(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
             )
         else:
             yield ctx.for_trail(
-                trail, Status.FAIL, "log file validation is disabled", evidence=evidence
+                trail,
+                Status.FAIL,
+                "log file validation is disabled",
+                evidence=evidence,
+                problems=["trail.validation_off"],
             )
 
     yield from ctx.per_owned_trail(inventory, judge)
