@@ -36,6 +36,7 @@ from trailcheck.model import (
     Bucket,
     EventRule,
     FilterPatternTest,
+    IamAuthorization,
     Inventory,
     KmsKey,
     LogGroup,
@@ -51,12 +52,15 @@ from trailcheck.scanner.collectors import (
     cloudtrail,
     cloudwatch,
     events,
+    iam,
     kms,
     logs,
+    organizations_policies,
     regions,
     s3,
     sns,
 )
+from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.executor import (
     AccountEntry,
     Env,
@@ -79,10 +83,13 @@ ALL_COLLECTIONS = frozenset(
         "alarms",
         "sns_topics",
         "event_rules",
+        "key_policies",
+        "iam",
+        "org_policies",
     }
 )
 # Collections that hang off the trails: listing the trails is needed for any of them.
-_TRAIL_DEPENDENT = frozenset(ALL_COLLECTIONS - {"regions"})
+_TRAIL_DEPENDENT = frozenset(ALL_COLLECTIONS - {"regions", "iam", "org_policies"})
 
 # Stages the progress display shows even when they have nothing to do.
 _ALWAYS_SHOWN = frozenset({"accounts", "trails", "resources"})
@@ -105,6 +112,7 @@ class AccountTarget:
     # assume (None: its own credentials). Credentials themselves never leave this process.
     role_arn: str | None = None
     external_id: str | None = None
+    parent_ids: tuple[str, ...] | None = None  # organization root, then OUs down to the parent
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,14 @@ def collect(
     }
     alarms, topics, event_rules, listings = _collect_monitoring(run, groups, scoped)
     filter_tests = _confirm_filters(run, groups) if options.confirm_filters_with_aws else None
+    iam_details = _collect_iam(run) if "iam" in options.collections else {}
+    org_policies = (
+        organizations_policies.collect_policies(
+            AccountAccess(management_account_id, session), options.api_region
+        )
+        if "org_policies" in options.collections and management_account_id is not None
+        else None
+    )
 
     accounts = {}
     for target in targets:
@@ -197,6 +213,7 @@ def collect(
             if view and isinstance(view.trails, dict)
             else (view.trails if view else ()),
             bucket_names=view.bucket_names if view else None,
+            parent_ids=target.parent_ids,
         )
     return Inventory(
         metadata=ScanMetadata(
@@ -222,6 +239,8 @@ def collect(
         event_rules=dict(sorted(event_rules.items())),
         regional_listings=dict(sorted(listings.items())),
         filter_tests=filter_tests,
+        org_policies=org_policies,
+        iam=iam_details,
     )
 
 
@@ -366,6 +385,7 @@ class _ResourceShard:
     entry: AccountEntry
     owner: str | None = None  # buckets: the scanned account that owns it
     metric_filters: bool = False
+    key_policy: bool = False
 
 
 def _collect_resources(
@@ -404,6 +424,7 @@ def _collect_resources(
             entry=run.entries[account_id],
             owner=bucket_owners.get(ident) if kind == "bucket" else None,
             metric_filters="metric_filters" in wanted,
+            key_policy="key_policies" in wanted,
         )
         for (kind, ident), account_id in sorted(units.items())
     ]
@@ -438,7 +459,7 @@ def _read_resource(env: Env, shard: _ResourceShard) -> _Resource:
     if shard.kind == "bucket":
         return s3.collect_bucket(reader, shard.ident, shard.owner or _owner_not_scanned())
     if shard.kind == "key":
-        return kms.collect_key(reader, shard.ident)
+        return kms.collect_key(reader, shard.ident, policy=shard.key_policy)
     if shard.ident.split(":")[4] != shard.entry.account_id:
         # Not scanned: another account's access would see it absent. Unknown, never asked.
         return logs.unreadable_log_group(shard.ident, metric_filters=shard.metric_filters)
@@ -492,6 +513,21 @@ def _failed_resource(shard: _ResourceShard, failure: ShardFailure) -> _Resource:
         exists=unknown,
         metric_filters=unknown if shard.metric_filters else None,
     )
+
+
+def _collect_iam(run: _Run) -> dict[str, IamAuthorization | Unknown]:
+    """GetAccountAuthorizationDetails once per entered account (IAM is global)."""
+    shards = [(entry, run.options.api_region) for _, entry in sorted(run.entries.items())]
+    results = run.stage("iam", _read_iam, shards)
+    return {
+        entry.account_id: _shard_unknown(result) if isinstance(result, ShardFailure) else result
+        for (entry, _), result in zip(shards, results, strict=True)
+    }
+
+
+def _read_iam(env: Env, shard: tuple[AccountEntry, str]) -> IamAuthorization | Unknown:
+    entry, region = shard
+    return iam.collect_authorization(env.access(entry), region)
 
 
 def _filter_metric_names(group: LogGroup) -> set[str]:
