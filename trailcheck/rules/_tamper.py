@@ -79,6 +79,16 @@ def trail_targets(
             and (bucket is None or isinstance(bucket.owner_account_id, Unknown))
         ):
             return Unseen(f"the owner and policy of bucket {trail.s3_bucket_name} are unknown")
+        if (
+            owner is not None
+            and trail.s3_bucket_name
+            and (bucket is None or isinstance(bucket.owner_account_id, Unknown))
+            and not isinstance(getattr(inventory.accounts.get(owner), "bucket_names", None), tuple)
+        ):
+            return Unseen(
+                f"whether account {owner} owns bucket {trail.s3_bucket_name} is unknown "
+                "(its bucket list was not read)"
+            )
         if owner is None and trail.kms_key_arn and trail.kms_key_arn not in inventory.kms_keys:
             return Unseen(f"the policy of key {trail.kms_key_arn} is unknown")
         if (
@@ -129,6 +139,24 @@ def monitoring_targets(inventory: Inventory, owner: str) -> list[Target]:
         if r.account_id == owner and isinstance(r.targets, tuple) and r.targets
     ]
     return sorted(targets, key=lambda t: (t.kind, t.arn))
+
+
+def unseen_trails(inventory: Inventory, account_ids: list[str]) -> Unseen | None:
+    """Why the trails (and so the resources they use) are not all known: a trail list of
+    these accounts that could not be read, or any trail that could not be described."""
+    for account_id in account_ids:
+        account = inventory.accounts.get(account_id)
+        if account is not None and isinstance(account.trail_arns, Unknown):
+            return Unseen(
+                f"the trails of account {account_id} are unknown ({account.trail_arns.describe()})"
+            )
+    for arn, trail in sorted(inventory.trails.items()):
+        if trail.describe_error is not None:
+            return Unseen(
+                f"trail {arn} could not be described ({trail.describe_error.describe()}): "
+                "which resources it uses is unknown"
+            )
+    return None
 
 
 def organization_trails(inventory: Inventory) -> list[str]:

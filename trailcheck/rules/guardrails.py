@@ -35,6 +35,7 @@ from trailcheck.rules._tamper import (
     subjects,
     tamper_actions,
     trail_targets,
+    unseen_trails,
 )
 from trailcheck.rules.base import Remediation, RuleContext, Unseen, rule
 
@@ -49,6 +50,7 @@ _WHO_KEYS = frozenset(
 )
 _PROBE_ROLE = "trailcheck-probe-ordinary-role"  # any role someone could create in the account
 _MAX_SHOWN = 50
+_STOPPERS = frozenset({"cloudtrail:StopLogging", "cloudtrail:DeleteTrail"})
 
 
 class GuardrailParams(BaseModel):
@@ -137,9 +139,10 @@ def tamper_guardrail(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
         return
     scp_view = org_view(inventory, SCP)
     rcp_view = org_view(inventory, RCP)
-    trails = organization_trails(inventory)
-    targets = trail_targets(inventory, trails)
     management = inventory.metadata.management_account_id
+    trails = organization_trails(inventory)
+    hidden = unseen_trails(inventory, [management] if management else [])
+    targets = hidden or trail_targets(inventory, trails)
     for account in accounts:
         account_id = account.account_id
         if account_id == management:
@@ -151,7 +154,7 @@ def tamper_guardrail(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                 "by CT.ACCOUNT.WHO_CAN_TAMPER",
             )
             continue
-        if not trails:
+        if not trails and hidden is None:
             yield ctx.for_account(
                 inventory,
                 account_id,
@@ -249,13 +252,14 @@ def _judge_guardrail(
     evidence["gaps"] = _grouped(gaps)[:_MAX_SHOWN]
     evidence["requests_not_denied"] = len(gaps)
     principals = sorted({g.principal for g in gaps})
+    more = f" and {len(principals) - 3} more" if len(principals) > 3 else ""
     return ctx.for_account(
         inventory,
         account_id,
         Status.FAIL,
-        f"the guardrail does not hold in {ou}: {len(gaps)} tamper requests are not denied, "
-        f"for {len(principals)} principals (e.g. {first.principal} {first.action} on "
-        f"{first.resource}: {first.detail})",
+        f"the guardrail does not hold in {ou}: {len(gaps)} tamper requests are not denied for "
+        f"{', '.join(principals[:3])}{more} (e.g. {first.action} on {first.resource}: "
+        f"{first.detail})",
         evidence=evidence,
         problems=problems,
     )
@@ -370,15 +374,10 @@ def who_can_tamper(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
             unreadable[account_id] = found or _unseen_iam(inventory, account_id)  # type: ignore[assignment]
     for account in inventory.reachable_accounts():
         account_id = account.account_id
-        owned = [
-            arn for arn, trail in sorted(inventory.trails.items()) if trail.account_id == account_id
-        ]
-        users = [
-            arn
-            for arn, trail in sorted(inventory.trails.items())
-            if _uses_owned(inventory, trail, account_id)
-        ]
-        targets = trail_targets(inventory, sorted(set(owned) | set(users)), owner=account_id)
+        # the account's own trails, and the buckets, keys and log groups it owns of any trail
+        targets = unseen_trails(inventory, [account_id]) or trail_targets(
+            inventory, sorted(inventory.trails), owner=account_id
+        )
         unseen = next((u for u in (scp_view, rcp_view, targets) if isinstance(u, Unseen)), None)
         unseen = unseen or unreadable.get(account_id) or _unseen_iam(inventory, account_id)
         if unseen is not None:
@@ -401,14 +400,6 @@ def who_can_tamper(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
         yield _judge_who(
             inventory, ctx, params, account_id, targets, all_subjects, scp_view, rcp_view
         )
-
-
-def _uses_owned(inventory: Inventory, trail: object, account_id: str) -> bool:
-    bucket = inventory.buckets.get(getattr(trail, "s3_bucket_name", None) or "")
-    key = inventory.kms_keys.get(getattr(trail, "kms_key_arn", None) or "")
-    return (bucket is not None and bucket.owner_account_id == account_id) or (
-        key is not None and key.account_id == account_id
-    )
 
 
 def _named_accounts(docs: tuple[Doc, ...] | None) -> set[str] | None:
@@ -525,19 +516,21 @@ def _judge_who(
     evidence["holders"] = {arn: grants[:_MAX_SHOWN] for arn, grants in sorted(holders.items())}
     shown = []
     for arn, grants in sorted(holders.items())[:3]:
-        first = grants[0]
+        # the most telling grant first: stopping or deleting the trail
+        first = min(grants, key=lambda g: (g["action"] not in _STOPPERS, str(g["action"])))
         via = ", ".join(first["granted_by"]) or "its account's policies"  # type: ignore[arg-type]
-        shown.append(f"{arn} ({first['action']} on {first['resource']}, granted by {via})")
+        others = f" and {len(grants) - 1} more" if len(grants) > 1 else ""
+        shown.append(f"{arn} ({first['action']} on {first['resource']}{others}, granted by {via})")
     acts = {g["action"] for grants in holders.values() for g in grants}
     problems = ["permissions.can_tamper"]
-    if acts & {"cloudtrail:StopLogging", "cloudtrail:DeleteTrail"}:
+    if acts & _STOPPERS:
         problems.append("permissions.can_stop_logging")
     more = f" and {len(holders) - 3} more" if len(holders) > 3 else ""
     return ctx.for_account(
         inventory,
         account_id,
         Status.FAIL,
-        f"{len(holders)} principals beyond the allowed list can tamper with the account's "
+        f"{len(holders)} principal(s) beyond the allowed list can tamper with the account's "
         f"logging: {'; '.join(shown)}{more}",
         evidence=evidence,
         problems=sorted(problems),
