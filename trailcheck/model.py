@@ -414,6 +414,10 @@ class SnsTopic(_Frozen):
     region: str
     exists: bool | Unknown
     subscriptions: tuple[SnsSubscription, ...] | Unknown = ()
+    # GetTopicAttributes' Policy (who may delete or re-point the topic); read for who-can.
+    policy: dict[str, JsonValue] | Unknown = Field(
+        default_factory=lambda: not_collected("sns:GetTopicAttributes")
+    )
 
 
 class EventTarget(_Frozen):

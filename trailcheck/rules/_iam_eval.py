@@ -41,7 +41,7 @@ from trailcheck.rules._policy import (
     parse_policy,
     statement_matches,
 )
-from trailcheck.rules._policy_conditions import ContextValue, Tri, all3, any3, not3
+from trailcheck.rules._policy_conditions import ContextValue, KeyState, Tri, all3, any3, not3
 
 # Refused by KMS for a caller of another account, whatever the key policy grants.
 KMS_SAME_ACCOUNT_ONLY = frozenset({"kms:schedulekeydeletion", "kms:disablekey", "kms:putkeypolicy"})
@@ -144,6 +144,10 @@ def principal_context(arn: str, organization_id: str | None = None) -> dict[str,
         "aws:PrincipalAccount": arn.split(":")[4],
         "aws:PrincipalType": "User" if ":user/" in arn else "AssumedRole",
     }
+    # Present only when a service acts for a resource (S3 notifying SNS, CloudTrail writing to
+    # S3): never in a principal's own API call.
+    for key in ("aws:SourceArn", "aws:SourceAccount", "aws:SourceOwner"):
+        context[key] = KeyState.ABSENT
     if organization_id:
         context["aws:PrincipalOrgID"] = organization_id
     return context

@@ -122,17 +122,19 @@ def trail_targets(
     return sorted(found.values(), key=lambda t: (t.kind, t.arn))
 
 
-def monitoring_targets(inventory: Inventory, owner: str) -> list[Target]:
-    """The alarms, topics and EventBridge rules `owner` holds that the monitoring rules read.
-    Topic policies are not read: only principals of the owner account are judged on them."""
+def monitoring_targets(inventory: Inventory, owner: str) -> list[Target] | Unseen:
+    """The alarms, topics (with their policies) and EventBridge rules `owner` holds that the
+    monitoring rules read."""
     targets = [
         Target("alarm", a.arn, owner) for a in inventory.alarms.values() if a.account_id == owner
     ]
-    targets += [
-        Target("topic", t.arn, owner)
-        for t in inventory.sns_topics.values()
-        if t.account_id == owner
-    ]
+    for topic in sorted(inventory.sns_topics.values(), key=lambda t: t.arn):
+        if topic.account_id != owner or topic.exists is False:
+            continue
+        docs = _resource_docs(f"topic {topic.arn}", topic.policy)
+        if isinstance(docs, Unseen):
+            return docs
+        targets.append(Target("topic", topic.arn, owner, docs))
     targets += [
         Target("event_rule", r.arn, owner)
         for r in inventory.event_rules.values()

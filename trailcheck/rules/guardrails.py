@@ -342,7 +342,18 @@ def _gap(
     resource_type="AWS::::Account",
     controls={},
     related_controls=RELATED,
-    requires={"trails", "buckets", "kms_keys", "key_policies", "iam", "org_policies"},
+    requires={
+        "trails",
+        "buckets",
+        "kms_keys",
+        "key_policies",
+        "iam",
+        "org_policies",
+        "alarms",
+        "sns_topics",
+        "topic_policies",
+        "event_rules",
+    },
     params=WhoCanParams,
     remediation=Remediation(
         summary="Remove the tamper actions (cloudtrail:StopLogging, DeleteTrail, ..., "
@@ -388,7 +399,16 @@ def who_can_tamper(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
                 resource_arn=_root(inventory, account_id),
             )
             continue
-        targets = [*targets, *monitoring_targets(inventory, account_id)]  # type: ignore[misc]
+        monitoring = monitoring_targets(inventory, account_id)
+        if isinstance(monitoring, Unseen):
+            yield ctx.unseen(
+                monitoring,
+                account_id=account_id,
+                region=None,
+                resource_arn=_root(inventory, account_id),
+            )
+            continue
+        targets = [*targets, *monitoring]  # type: ignore[misc]
         if not targets:
             yield ctx.for_account(
                 inventory,

@@ -84,6 +84,7 @@ ALL_COLLECTIONS = frozenset(
         "sns_topics",
         "event_rules",
         "key_policies",
+        "topic_policies",
         "iam",
         "org_policies",
     }
@@ -602,12 +603,14 @@ def _collect_monitoring(
                         action, owner if owner in run.entries else alarm.account_id
                     )
 
+    policies = "topic_policies" in wanted
     topic_shards = [
-        (arn, run.entries[account_id]) for arn, account_id in sorted(topic_readers.items())
+        (arn, run.entries[account_id], policies)
+        for arn, account_id in sorted(topic_readers.items())
     ]
     topics = [
         _failed_topic(arn, result) if isinstance(result, ShardFailure) else result
-        for (arn, _), result in zip(
+        for (arn, _, _), result in zip(
             topic_shards, run.stage("topics", _read_topic, topic_shards), strict=True
         )
     ]
@@ -659,16 +662,21 @@ def _failed_regional(shard: _RegionalShard, failure: ShardFailure) -> _RegionalR
     return _RegionalResult(listing, [], [])
 
 
-def _read_topic(env: Env, shard: tuple[str, AccountEntry]) -> SnsTopic:
-    arn, entry = shard
-    return sns.collect_topic(env.access(entry), arn)
+def _read_topic(env: Env, shard: tuple[str, AccountEntry, bool]) -> SnsTopic:
+    arn, entry, policy = shard
+    return sns.collect_topic(env.access(entry), arn, policy=policy)
 
 
 def _failed_topic(arn: str, failure: ShardFailure) -> SnsTopic:
     unknown = _shard_unknown(failure)
     parts = arn.split(":")
     return SnsTopic(
-        arn=arn, account_id=parts[4], region=parts[3], exists=unknown, subscriptions=unknown
+        arn=arn,
+        account_id=parts[4],
+        region=parts[3],
+        exists=unknown,
+        subscriptions=unknown,
+        policy=unknown,
     )
 
 

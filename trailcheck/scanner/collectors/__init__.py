@@ -79,6 +79,7 @@ def all_collectors() -> tuple[CollectorSpec, ...]:
         logs.SPEC,
         cloudwatch.SPEC,
         sns.SPEC,
+        sns.POLICY_SPEC,
         events.SPEC,
         logs.CONFIRM_SPEC,
         LOG_VERIFICATION,
