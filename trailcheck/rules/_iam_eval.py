@@ -9,7 +9,7 @@ builds on (`_policy.statement_matches`, the conditions of `_policy_conditions`):
    root through each OU down to the account itself (an Allow at each level). The management
    account is bound by no SCP; an organization without SCPs enabled passes `scp_levels=None`.
 3. Resource control policies: the same, at every level above the *resource's* account (none for
-   a resource of the management account).
+   a resource of the management account), for the actions of the services RCPs apply to.
 4. The principal side: an identity-policy Allow, limited by the permissions boundary when there
    is one. In the resource's own account a resource policy naming the principal itself also
    grants (limited by the boundary for roles, not for users); across accounts both an identity
@@ -43,6 +43,9 @@ from trailcheck.rules._policy import (
 )
 from trailcheck.rules._policy_conditions import ContextValue, KeyState, Tri, all3, any3, not3
 
+# The services whose actions RCPs apply to (AWS Organizations user guide, "List of AWS services
+# that support RCPs"); an RCP says nothing about, say, cloudtrail:StopLogging.
+RCP_SERVICES = frozenset({"s3", "sts", "kms", "sqs", "secretsmanager"})
 # Refused by KMS for a caller of another account, whatever the key policy grants.
 KMS_SAME_ACCOUNT_ONLY = frozenset({"kms:schedulekeydeletion", "kms:disablekey", "kms:putkeypolicy"})
 _EVERYONE: tuple[tuple[str, str], ...] = (("*", "*"),)
@@ -219,6 +222,8 @@ def org_allows(
     """What the organization's SCPs and RCPs alone say about a request (a guardrail holds for
     it when this is False)."""
     ctx = _lower(request.context if context is None else context)
+    if request.action.split(":")[0].lower() not in RCP_SERVICES:
+        org = OrgControls(org.scp_levels, None)
     docs = [d for _, level in (org.scp_levels or ()) + (org.rcp_levels or ()) for d in level]
     deny = _layer(docs, "Deny", request, ctx)
     if deny.result is True:
