@@ -396,16 +396,35 @@ def test_key_policy_grant_leaks_in_the_keys_account_not_across(org: Org, aws: Aw
 
 def test_unreadable_policies_are_errors_never_pass(org: Org, aws: AwsSession) -> None:
     org.scp("trail-guardrail", guardrail_scp(), org.root)
-
-    def refuse(**_: object) -> None:
-        from botocore.exceptions import ClientError
-
-        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "ListPolicies")
-
-    aws.client("organizations", REGION).meta.events.register(
-        "before-call.organizations.ListPolicies", refuse
-    )
+    _refuse("ListPolicies", aws, "organizations")
     found = scan(aws)
     for account in org.members.values():
         assert found[(GUARDRAIL, account)].status is Status.ERROR
         assert found[(WHO, account)].status is Status.ERROR
+
+
+def _refuse(operation: str, aws: AwsSession, service: str) -> None:
+    from botocore.exceptions import ClientError
+
+    def refuse(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, operation)
+
+    aws.client(service, REGION).meta.events.register(f"before-call.{service}.{operation}", refuse)
+
+
+def test_unreadable_principals_fail_on_a_new_role_but_never_pass(org: Org, aws: AwsSession) -> None:
+    """Without the account's principals only a role anyone could create is tried: a gap is
+    still a FAIL; no gap is an ERROR (its own principals may be exempted), never a PASS."""
+    _refuse("GetAccountAuthorizationDetails", aws, "iam")
+    found = scan(aws)
+    for account in org.members.values():
+        unguarded = found[(GUARDRAIL, account)]
+        assert unguarded.status is Status.FAIL
+        principals = {p for g in unguarded.evidence["gaps"] for p in g["principals"]}
+        assert principals == {f"arn:aws:iam::{account}:role/trailcheck-probe-ordinary-role"}
+        assert found[(WHO, account)].status is Status.ERROR
+    org.scp("trail-guardrail", guardrail_scp(), org.root)
+    found = scan(aws)
+    for account in org.members.values():
+        assert found[(GUARDRAIL, account)].status is Status.ERROR
+        assert "GetAccountAuthorizationDetails" in found[(GUARDRAIL, account)].reason

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from trailcheck.model import Finding, Inventory, Severity, Status, Unknown
+from trailcheck.model import Finding, IamAuthorization, Inventory, Severity, Status, Unknown
 from trailcheck.rules._iam_eval import (
     Doc,
     OrgControls,
@@ -25,6 +25,7 @@ from trailcheck.rules._tamper import (
     GUARDED_KINDS,
     RCP,
     SCP,
+    OrgView,
     Target,
     all_docs,
     full_access_policies,
@@ -162,9 +163,7 @@ def tamper_guardrail(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                 "the scan found no organization trail to guard",
             )
             continue
-        unseen = next(
-            (u for u in (scp_view, rcp_view, targets) if isinstance(u, Unseen)), None
-        ) or _unseen_iam(inventory, account_id)
+        unseen = next((u for u in (scp_view, rcp_view, targets) if isinstance(u, Unseen)), None)
         if unseen is not None:
             yield ctx.unseen(
                 unseen,
@@ -173,7 +172,14 @@ def tamper_guardrail(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                 resource_arn=_root(inventory, account_id),
             )
             continue
-        yield _judge_guardrail(inventory, ctx, params, account_id, targets, scp_view, rcp_view)  # type: ignore[arg-type]
+        yield _judge_guardrail(
+            inventory,
+            ctx,
+            params,
+            account_id,
+            targets,  # type: ignore[arg-type]  # not Unseen: checked above
+            (scp_view, rcp_view),  # type: ignore[arg-type]
+        )
 
 
 def _root(inventory: Inventory, account_id: str) -> str:
@@ -195,30 +201,39 @@ def _judge_guardrail(
     params: GuardrailParams,
     account_id: str,
     targets: list[Target],
-    scp_view: object,
-    rcp_view: object,
+    views: tuple[OrgView | None, OrgView | None],
 ) -> Finding:
-    auth = inventory.iam[account_id]
+    """Every probe principal x tamper action x guarded resource through the SCPs/RCPs. When
+    the account's principals are unknown only the probe role is tried: a gap is still a FAIL,
+    but no gap is not a PASS."""
+    scp_view, rcp_view = views
+    auth = inventory.iam.get(account_id)
     partition = inventory.metadata.partition
-    probes = [p.arn for p in auth.principals]  # type: ignore[union-attr]  # known: _unseen_iam
+    probes = [p.arn for p in auth.principals] if isinstance(auth, IamAuthorization) else []
     probes.append(f"arn:{partition}:iam::{account_id}:role/{_PROBE_ROLE}")
     probes = [p for p in probes if not _matches_any(p, params.break_glass_principals)]
-    scp_levels = levels(inventory, scp_view, account_id)  # type: ignore[arg-type]
+    scp_levels = levels(inventory, scp_view, account_id)
+    if isinstance(scp_levels, Unseen):
+        return ctx.unseen(
+            scp_levels,
+            account_id=account_id,
+            region=None,
+            resource_arn=_root(inventory, account_id),
+        )
     actions = tamper_actions()
     gaps: list[_Gap] = []
     checked = 0
     for target in (t for t in targets if t.kind in GUARDED_KINDS):
-        rcp_levels = levels(inventory, rcp_view, target.account_id)  # type: ignore[arg-type]
-        for level_set in (scp_levels, rcp_levels):
-            if isinstance(level_set, Unseen):
-                return ctx.unseen(
-                    level_set,
-                    account_id=account_id,
-                    region=None,
-                    resource_arn=_root(inventory, account_id),
-                )
-        org = OrgControls(scp_levels, rcp_levels)  # type: ignore[arg-type]
-        chain = [d for _, docs in (*(scp_levels or ()), *(rcp_levels or ())) for d in docs]  # type: ignore[misc]
+        rcp_levels = levels(inventory, rcp_view, target.account_id)
+        if isinstance(rcp_levels, Unseen):
+            return ctx.unseen(
+                rcp_levels,
+                account_id=account_id,
+                region=None,
+                resource_arn=_root(inventory, account_id),
+            )
+        org = OrgControls(scp_levels, rcp_levels)
+        chain = [d for _, docs in (*(scp_levels or ()), *(rcp_levels or ())) for d in docs]
         for action in actions[target.kind]:
             for probe in probes:
                 checked += 1
@@ -238,6 +253,18 @@ def _judge_guardrail(
         "break_glass_principals": list(params.break_glass_principals),
         "requests_checked": checked,
     }
+    unknown_principals = _unseen_iam(inventory, account_id)
+    if not gaps and unknown_principals is not None:
+        return ctx.unseen(
+            Unseen(
+                f"{unknown_principals.reason}: the guardrail denies a new role every tamper "
+                "action, but the account's own principals cannot be checked"
+            ),
+            account_id=account_id,
+            region=None,
+            resource_arn=_root(inventory, account_id),
+            evidence=evidence,
+        )
     if not gaps:
         return ctx.for_account(
             inventory,
@@ -270,8 +297,8 @@ def _gap(
     request: Request,
     verdict: Verdict,
     chain: list[Doc],
-    scp_view: object,
-    rcp_view: object,
+    scp_view: OrgView | None,
+    rcp_view: OrgView | None,
 ) -> _Gap:
     """Why the guardrail lets this request through: missing, not attached, or an exception."""
 
@@ -284,13 +311,13 @@ def _gap(
         elsewhere = [
             (policy, grant)
             for view in (scp_view, rcp_view)
-            for policy, doc in all_docs(view)  # type: ignore[arg-type]
+            for policy, doc in all_docs(view)
             if doc.source not in attached
             for grant, _ in deny_candidates([doc], request)
         ]
         if elsewhere:
             policy, grant = elsewhere[0]
-            where = ", ".join(policy.targets) or "nothing"  # type: ignore[arg-type]
+            where = ", ".join(policy.targets) if isinstance(policy.targets, tuple) else "?"
             return gap(
                 "guardrail.not_attached",
                 f"{grant} would deny it but is attached to {where}, not above this account",
@@ -435,7 +462,8 @@ def _named_accounts(docs: tuple[Doc, ...] | None) -> set[str] | None:
                 if kind == "*" or value == "*":
                     return None
                 if kind == "AWS":
-                    found.add(value if value.isdigit() else value.split(":")[4])
+                    parts = value.split(":")
+                    found.add(value if value.isdigit() else (parts[4] if len(parts) > 5 else value))
     return found
 
 
@@ -468,7 +496,7 @@ def _judge_who(
                     "role",
                     (
                         Doc.attached(
-                            "its own account's policies (not scanned)",
+                            "its own account's policies (not read)",
                             {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
                         ),
                     ),
