@@ -191,13 +191,17 @@ def reference(case: dict[str, Any]) -> bool:
     direct = ref_any(policy, "Allow", action, resource, arn, "direct")
     by_account = ref_any(policy, "Allow", action, resource, arn, "account")
     cross = subject_account != resource_account
-    if kms:
-        if cross and action in ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"):
-            return False
-        return (direct or (by_account and identity)) and boundary
+    is_role = ":role/" in arn
+    if (
+        kms
+        and cross
+        and action in ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy")
+    ):
+        return False
+    if kms and not cross:  # only the key policy can open a key, IAM only through it
+        return (direct and (boundary or not is_role)) or (by_account and identity and boundary)
     if cross:
         return (direct or by_account) and identity and boundary
-    is_role = ":role/" in arn
     return (identity and boundary) or (direct and (boundary or not is_role))
 
 

@@ -14,9 +14,9 @@ builds on (`_policy.statement_matches`, the conditions of `_policy_conditions`):
    is one. In the resource's own account a resource policy naming the principal itself also
    grants (limited by the boundary for roles, not for users); across accounts both an identity
    Allow and a resource-policy Allow (naming the principal or its account) are needed.
-5. KMS: the key policy must allow — naming the principal itself, or its account (then an identity
-   Allow is needed too). kms:ScheduleKeyDeletion, DisableKey and PutKeyPolicy are refused across
-   accounts whatever the policies say.
+5. KMS: in the key's account the key policy must allow — naming the principal itself, or its
+   account (then an identity Allow is needed too); across accounts as in 4. kms:ScheduleKeyDeletion,
+   DisableKey and PutKeyPolicy are refused across accounts whatever the policies say.
 
 Session policies and VPC endpoint policies are not modelled. Statements of identity policies,
 boundaries and SCPs name no Principal: they apply to the principal that holds them.
@@ -273,11 +273,12 @@ def evaluate_access(
     direct = _layer(resource, "Allow", request, ctx, naming="direct")
     by_account = _layer(resource, "Allow", request, ctx, naming="account")
     blocked = ""
-    if kms_key:
-        if cross and request.action.lower() in KMS_SAME_ACCOUNT_ONLY:
-            return Verdict(False, blocked_by="KMS refuses this action across accounts")
-        path = all3((any3((direct.result, all3((by_account.result, identity.result)))),))
-        path = all3((path, boundary.result))
+    if kms_key and cross and request.action.lower() in KMS_SAME_ACCOUNT_ONLY:
+        return Verdict(False, blocked_by="KMS refuses this action across accounts")
+    via_resource = all3((direct.result, boundary.result if subject.kind == "role" else True))
+    if kms_key and not cross:
+        # the key policy decides: a grant to the principal, or to its account plus IAM
+        path = any3((via_resource, all3((by_account.result, identity.result, boundary.result))))
         grants = direct.grants + by_account.grants + identity.grants
         if path is False:
             blocked = "the key policy does not allow it (to the principal, or its account "
@@ -288,7 +289,6 @@ def evaluate_access(
         if path is False:
             blocked = "across accounts both an identity policy and the resource policy must allow"
     else:
-        via_resource = all3((direct.result, boundary.result if subject.kind == "role" else True))
         path = any3((all3((identity.result, boundary.result)), via_resource))
         grants = identity.grants + direct.grants
         if path is False:
