@@ -1,5 +1,5 @@
 """The cost of judging who can tamper with the logs: CT.ORG.TAMPER_GUARDRAIL and
-CT.ACCOUNT.WHO_CAN_TAMPER on a generated organization inventory (no AWS, no moto: the rules
+CT.IAM.WHO_CAN_TAMPER on a generated organization inventory (no AWS, no moto: the rules
 are pure, so this measures the evaluator alone).
 
 The organization: N accounts under the root and two OUs; the management account owns an
@@ -42,7 +42,7 @@ REGION = "us-east-1"
 MANAGEMENT = "100000000000"
 ROOT = "r-root"
 OUS = ("ou-root-work0001", "ou-root-sand0001")
-RULE_IDS = ("CT.ORG.TAMPER_GUARDRAIL", "CT.ACCOUNT.WHO_CAN_TAMPER")
+RULE_IDS = ("CT.ORG.TAMPER_GUARDRAIL", "CT.IAM.WHO_CAN_TAMPER")
 ALLOW_ALL = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],

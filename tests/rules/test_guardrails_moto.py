@@ -28,7 +28,7 @@ from trailcheck.scanner.session import AwsSession
 REGION = "us-east-1"
 RULES = load_rules(include_plugins=False, modules=("trailcheck.rules.guardrails",))
 GUARDRAIL = "CT.ORG.TAMPER_GUARDRAIL"
-WHO = "CT.ACCOUNT.WHO_CAN_TAMPER"
+WHO = "CT.IAM.WHO_CAN_TAMPER"
 BREAK_GLASS = "arn:aws:iam::*:role/BreakGlass"
 ALLOW_ALL = {
     "Version": "2012-10-17",

@@ -515,7 +515,7 @@ def build_demo_organization() -> DemoOrganization:
 
 
 # ----------------------------------------------------------------------------- guardrails
-# Who can still stop the logs (CT.ORG.TAMPER_GUARDRAIL, CT.ACCOUNT.WHO_CAN_TAMPER).
+# Who can still stop the logs (CT.ORG.TAMPER_GUARDRAIL, CT.IAM.WHO_CAN_TAMPER).
 
 BREAK_GLASS = "arn:aws:iam::*:role/BreakGlass"
 # The rule parameters the demo is judged with: the organization's named break-glass role.

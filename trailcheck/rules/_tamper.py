@@ -175,7 +175,15 @@ def organization_trails(inventory: Inventory) -> list[str]:
 
 
 def subjects(auth: IamAuthorization) -> list[Subject] | Unseen:
-    """Every user and role of an account with its identity policies and boundary."""
+    """Every user and role of an account with its identity policies and boundary (Unseen when
+    one of their documents is missing or cannot be parsed)."""
+    try:
+        return _subjects(auth)
+    except PolicyError as error:
+        return Unseen(f"an IAM policy of account {auth.account_id} cannot be read: {error}")
+
+
+def _subjects(auth: IamAuthorization) -> list[Subject] | Unseen:
     result = []
     for principal in auth.principals:
         docs: list[Doc] = []
@@ -269,6 +277,11 @@ def org_view(inventory: Inventory, policy_type: str) -> OrgView | Unseen | None:
         return Unseen(f"the organization's {label} could not be listed ({listing.describe()})")
     of_type = tuple(p for p in policies.policies.values() if p.type == policy_type)
     for policy in of_type:
+        if not isinstance(policy.content, Unknown):
+            try:
+                policy_doc(policy)
+            except PolicyError as error:
+                return Unseen(f"{label[:-1]} {policy.name} ({policy.id}) cannot be read: {error}")
         for fact in (policy.content, policy.targets):
             if isinstance(fact, Unknown):
                 return Unseen(

@@ -131,6 +131,16 @@ def tamper_guardrail(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
     accounts = inventory.reachable_accounts()
     if inventory.metadata.organization_id is None:
         for account in accounts:
+            # which trail the account relies on is unknown: not even "not applicable" is known
+            hidden = unseen_trails(inventory, [account.account_id])
+            if hidden is not None:
+                yield ctx.unseen(
+                    hidden,
+                    account_id=account.account_id,
+                    region=None,
+                    resource_arn=_root(inventory, account.account_id),
+                )
+                continue
             yield ctx.for_account(
                 inventory,
                 account.account_id,
@@ -152,7 +162,7 @@ def tamper_guardrail(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding
                 account_id,
                 Status.NOT_APPLICABLE,
                 "no SCP or RCP binds the management account: who can tamper there is judged "
-                "by CT.ACCOUNT.WHO_CAN_TAMPER",
+                "by CT.IAM.WHO_CAN_TAMPER",
             )
             continue
         if not trails and hidden is None:
@@ -351,7 +361,7 @@ def _gap(
 
 
 @rule(
-    id="CT.ACCOUNT.WHO_CAN_TAMPER",
+    id="CT.IAM.WHO_CAN_TAMPER",
     change_events=(
         "AttachRolePolicy",
         "PutRolePolicy",
