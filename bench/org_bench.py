@@ -69,6 +69,8 @@ class Setup:
     log_groups: int = 0
     buckets_with_policy: int = 0
     bucket_owners: int = 0
+    # SCPs and RCPs of the organization: moto makes FullAWSAccess and RCPFullAWSAccess
+    org_policies: int = 2
 
     def lower_bound(self, collections: frozenset[str], regions_scanned: int) -> dict[str, int]:
         """The fewest calls that answer what the selected rules need (docs/org-scanning.md)."""
@@ -88,6 +90,13 @@ class Setup:
             bound["per bucket"] = 10 * self.buckets + self.buckets_with_policy + self.bucket_owners
         if "kms_keys" in collections:
             bound["per KMS key"] = 2 * self.customer_keys
+        if "key_policies" in collections:
+            bound["kms:GetKeyPolicy"] = self.customer_keys
+        if "iam" in collections:
+            bound["iam:GetAccountAuthorizationDetails"] = self.reachable
+        if "org_policies" in collections:
+            # ListPolicies per type; DescribePolicy and ListTargetsForPolicy per policy
+            bound["organization policies"] = 2 + 2 * self.org_policies
         if "log_groups" in collections:
             bound["per log group"] = self.log_groups
         if "metric_filters" in collections:

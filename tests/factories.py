@@ -13,6 +13,7 @@ from trailcheck.model import (
     Bucket,
     BucketAcl,
     BucketEncryption,
+    IamAuthorization,
     Inventory,
     KeyMetadata,
     KmsKey,
@@ -77,6 +78,18 @@ def make_key(arn: str, **overrides: Any) -> KmsKey:
         "region": parts[3],
         "metadata": KeyMetadata(key_state="Enabled", enabled=True, key_manager="CUSTOMER"),
         "rotation_enabled": True,
+        # the default key policy: the account's IAM policies decide
+        "policy": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{parts[4]}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
     }
     return KmsKey(**(values | overrides))
 
@@ -232,6 +245,19 @@ def make_topic(arn: str = TOPIC, *, confirmed: bool = True, **overrides: Any):
         "region": parts[3],
         "exists": True,
         "subscriptions": (subscription,),
+        # the default topic policy: the owner account (AWS:SourceOwner) only
+        "policy": {
+            "Version": "2008-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": ["SNS:DeleteTopic", "SNS:SetTopicAttributes", "SNS:Publish"],
+                    "Resource": arn,
+                    "Condition": {"StringEquals": {"AWS:SourceOwner": parts[4]}},
+                }
+            ],
+        },
     }
     return SnsTopic(**(values | overrides))
 
@@ -299,8 +325,9 @@ def with_monitoring(
 
 
 def compliant(**trail: Any) -> Inventory:
-    """One account on which every rule passes (CT.BUCKET.SEPARATE_ACCOUNT and, unless filter
-    tests are added, CT.MON.FILTER_CONFIRMED_BY_AWS: N/A): the default trail (with `trail`
+    """One account on which every rule passes (CT.BUCKET.SEPARATE_ACCOUNT, CT.ORG.TAMPER_GUARDRAIL
+    and, unless filter tests are added, CT.MON.FILTER_CONFIRMED_BY_AWS: N/A; no IAM principal
+    can tamper, there is none): the default trail (with `trail`
     overrides), its bucket with the CloudTrail policy, its key and log group, the CIS filter
     set with an alarm each and a topic with a confirmed subscription."""
     import json
@@ -325,7 +352,7 @@ def compliant(**trail: Any) -> Inventory:
         filters={group: [make_filter(k, c.recommended_pattern) for k, c in controls().items()]},
         alarms=[make_alarm(k) for k in controls()],
         topics=[make_topic()],
-    )
+    ).model_copy(update={"iam": {ACCOUNT: IamAuthorization(account_id=ACCOUNT)}})
 
 
 def html_findings_strings(html: str) -> list[str]:

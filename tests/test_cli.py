@@ -265,6 +265,11 @@ def test_demo_scans_the_sample_organization(
         assert public["problems"] == ["bucket.acl_public"]
     deletions = {r for (r, _), name in changes.items() if name == "DeleteMetricFilter"}
     assert deletions == {"CT.MON.CMK_DISABLE_OR_DELETION"}
+    # who can still stop the logs: one guardrail holds, one leaks and names the principal
+    guardrails = [f for f in report["findings"] if f["rule_id"] == "CT.ORG.TAMPER_GUARDRAIL"]
+    assert "PASS" in {f["status"] for f in guardrails}
+    leaks = [f for f in guardrails if "guardrail.exception_too_wide" in f["problems"]]
+    assert leaks and "role/DevOpsAdmin" in leaks[0]["reason"]
 
 
 def test_reports_get_the_mode_a_plain_write_gives(tmp_path: Path) -> None:

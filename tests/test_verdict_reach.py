@@ -28,6 +28,7 @@ from factories import (
 from moto import mock_aws
 
 from trailcheck.demo.moto_fidelity import faithful_moto
+from trailcheck.demo.organization import DEMO_RULE_PARAMS
 from trailcheck.demo.run import scan_demo_organization
 from trailcheck.engine import evaluate
 from trailcheck.model import FilterPatternTest, Inventory, Status, Versioning
@@ -125,7 +126,7 @@ def test_every_rule_reaches_pass_fail_and_error(demo: Inventory) -> None:
     reached: dict[str, set[Status]] = defaultdict(set)
     good = confirmed_by_aws(compliant())
     for inventory in (demo, good, all_wrong(), unlisted(good)):
-        for finding in evaluate(inventory, RULES).findings:
+        for finding in evaluate(inventory, RULES, DEMO_RULE_PARAMS).findings:
             reached[finding.rule_id].add(finding.status)
     missing = {
         rule.id: sorted(set(VERDICTS) - reached[rule.id] - set(UNREACHABLE.get(rule.id, {})))

@@ -327,6 +327,10 @@ class KmsKey(_Frozen):
     region: str
     metadata: KeyMetadata | Unknown
     rotation_enabled: bool | Unknown | None  # None: not applicable (AWS-managed, asymmetric)
+    # GetKeyPolicy (the "default" policy); every key has one.
+    policy: dict[str, JsonValue] | Unknown = Field(
+        default_factory=lambda: not_collected("kms:GetKeyPolicy")
+    )
 
 
 class MetricTransformation(_Frozen):
@@ -410,6 +414,10 @@ class SnsTopic(_Frozen):
     region: str
     exists: bool | Unknown
     subscriptions: tuple[SnsSubscription, ...] | Unknown = ()
+    # GetTopicAttributes' Policy (who may delete or re-point the topic); read for who-can.
+    policy: dict[str, JsonValue] | Unknown = Field(
+        default_factory=lambda: not_collected("sns:GetTopicAttributes")
+    )
 
 
 class EventTarget(_Frozen):
@@ -458,6 +466,71 @@ class FilterPatternTest(_Frozen):
     matched: tuple[str, ...] | Unknown
 
 
+# ----------------------------------------------------------------------------- who can tamper
+# Organization policies (SCPs, RCPs) and each account's IAM authorization details: what the
+# guardrail and who-can rules (rules/guardrails.py) evaluate offline.
+
+
+class OrgPolicy(_Frozen):
+    """One SCP or RCP: its document and the roots, OUs and accounts it is attached to."""
+
+    id: str
+    name: str
+    type: Literal["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]
+    aws_managed: bool = False
+    content: dict[str, JsonValue] | Unknown
+    targets: tuple[str, ...] | Unknown  # root, OU and account ids
+
+
+class OrgPolicies(_Frozen):
+    """The organization's SCPs and RCPs (ListPolicies per type, DescribePolicy and
+    ListTargetsForPolicy per policy). A type whose listing failed is `Unknown` there."""
+
+    policies: dict[str, OrgPolicy] = Field(default_factory=dict)  # by policy id
+    scp_listing: Unknown | None = None
+    rcp_listing: Unknown | None = None
+
+
+class InlinePolicy(_Frozen):
+    name: str
+    document: dict[str, JsonValue]
+
+
+class IamManagedPolicy(_Frozen):
+    """A managed policy's default version, keyed by ARN (moto omits PolicyName/PolicyId)."""
+
+    arn: str
+    document: dict[str, JsonValue] | None  # None: the default version was not returned
+    aws_managed: bool = False
+
+
+class IamGroup(_Frozen):
+    arn: str
+    name: str
+    inline: tuple[InlinePolicy, ...] = ()
+    managed: tuple[str, ...] = ()  # policy ARNs
+
+
+class IamPrincipal(_Frozen):
+    """An IAM user or role with what grants and limits it."""
+
+    arn: str
+    kind: Literal["user", "role"]
+    inline: tuple[InlinePolicy, ...] = ()
+    managed: tuple[str, ...] = ()  # policy ARNs
+    groups: tuple[str, ...] = ()  # group names (users)
+    boundary: str | None = None  # permissions boundary policy ARN
+
+
+class IamAuthorization(_Frozen):
+    """GetAccountAuthorizationDetails of one account."""
+
+    account_id: str
+    principals: tuple[IamPrincipal, ...] = ()
+    groups: dict[str, IamGroup] = Field(default_factory=dict)  # by name
+    policies: dict[str, IamManagedPolicy] = Field(default_factory=dict)  # by ARN
+
+
 # ----------------------------------------------------------------------------- inventory
 
 
@@ -472,6 +545,9 @@ class Account(_Frozen):
     regions: tuple[str, ...] | Unknown = ()
     trail_arns: tuple[str, ...] | Unknown = ()  # trails this account's ListTrails shows
     bucket_names: tuple[str, ...] | Unknown | None = None  # ListBuckets; None: not collected
+    # The organization root id, then each OU id down to the account's direct parent (None:
+    # not an organization scan, or the OU tree was not read). Which SCPs/RCPs bind it.
+    parent_ids: tuple[str, ...] | None = None
 
 
 class SkippedAccount(_Frozen):
@@ -517,6 +593,10 @@ class Inventory(_Frozen):
     filter_tests: dict[str, FilterPatternTest] | None = None
     # scan --who: "account/region/resource ARN" → what LookupEvents found; None: not asked
     change_history: dict[str, ChangeHistory] | None = None
+    # The organization's SCPs/RCPs (organization scans; None: not collected) and each scanned
+    # account's IAM authorization details (account id → details or why unknown).
+    org_policies: OrgPolicies | Unknown | None = None
+    iam: dict[str, IamAuthorization | Unknown] = Field(default_factory=dict)
 
     @property
     def scan_time(self) -> datetime:

@@ -255,6 +255,14 @@ def test_call_count_economy(world: OrgWorld) -> None:
         # (account, scanned region), 5 x 2; no filter publishes a metric, so no alarm read
         "logs:DescribeMetricFilters": 1,
         "events:ListRules": reachable * 2,
+        # who can tamper: the key policy per key; IAM authorization details per reachable
+        # account; per policy type one listing, per SCP/RCP (FullAWSAccess, RCPFullAWSAccess)
+        # its document and its targets
+        "kms:GetKeyPolicy": 1,
+        "iam:GetAccountAuthorizationDetails": reachable,
+        "organizations:ListPolicies": 2,
+        "organizations:DescribePolicy": 2,
+        "organizations:ListTargetsForPolicy": 2,
     }
     assert aws.client_count <= 12  # one client per (region, service), not per account
 

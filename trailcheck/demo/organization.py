@@ -507,6 +507,97 @@ def build_demo_organization() -> DemoOrganization:
         KeyId=sandbox_key.split("/")[-1], PendingWindowInDays=7
     )
 
+    add_trail_guardrails(base, sessions, accounts)
+
     # acquired: the access role is gone, so the scanner cannot enter the account.
     sessions["acquired"].client("iam").delete_role(RoleName=ROLE)
     return DemoOrganization(management_account_id=management, accounts=accounts)
+
+
+# ----------------------------------------------------------------------------- guardrails
+# Who can still stop the logs (CT.ORG.TAMPER_GUARDRAIL, CT.IAM.WHO_CAN_TAMPER).
+
+BREAK_GLASS = "arn:aws:iam::*:role/BreakGlass"
+# The rule parameters the demo is judged with: the organization's named break-glass role.
+DEMO_RULE_PARAMS = {"CT.ORG.TAMPER_GUARDRAIL": {"break_glass_principals": [BREAK_GLASS]}}
+_ADMIN = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+_TAMPER_ACTIONS = [
+    "cloudtrail:StopLogging",
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:UpdateTrail",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:PutInsightSelectors",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:BypassGovernanceRetention",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:DeleteBucket",
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:PutKeyPolicy",
+]
+
+
+def trail_guardrail_scp(exception: str) -> str:
+    """An SCP denying the tamper actions to everyone whose ARN is not like `exception`."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ProtectOrganizationTrail",
+                    "Effect": "Deny",
+                    "Action": _TAMPER_ACTIONS,
+                    "Resource": "*",
+                    "Condition": {"ArnNotLike": {"aws:PrincipalArn": exception}},
+                }
+            ],
+        }
+    )
+
+
+def _admin_role(session: boto3.Session, name: str) -> None:
+    iam = session.client("iam")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Statement": []}))
+    iam.put_role_policy(RoleName=name, PolicyName="admin", PolicyDocument=json.dumps(_ADMIN))
+
+
+def add_trail_guardrails(
+    base: boto3.Session, sessions: dict[str, boto3.Session], accounts: dict[str, str]
+) -> None:
+    """One guardrail that holds and one that leaks.
+
+    * `protect-org-trail` (exception: exactly the BreakGlass role) is attached to log-archive
+      and workload-prod: it holds there.
+    * `protect-org-trail-sandbox` was written with the exception `*Admin*`: in sandbox it also
+      exempts the ordinary role DevOpsAdmin, which can stop the organization trail's logging.
+    * workload-legacy has no guardrail; its Admin role (the one that stopped its trail) holds
+      administrator rights.
+    """
+    org = base.client("organizations")
+    for name in ("workload-prod", "sandbox"):
+        _admin_role(sessions[name], "BreakGlass")
+    _admin_role(sessions["sandbox"], "DevOpsAdmin")
+    sessions["workload-legacy"].client("iam").put_role_policy(
+        RoleName="Admin", PolicyName="admin", PolicyDocument=json.dumps(_ADMIN)
+    )
+    for name, exception, targets in (
+        ("protect-org-trail", BREAK_GLASS, ("log-archive", "workload-prod")),
+        ("protect-org-trail-sandbox", "arn:aws:iam::*:role/*Admin*", ("sandbox",)),
+    ):
+        policy_id = org.create_policy(
+            Content=trail_guardrail_scp(exception),
+            Description="Deny changes to the organization trail, its bucket and key",
+            Name=name,
+            Type="SERVICE_CONTROL_POLICY",
+        )["Policy"]["PolicySummary"]["Id"]
+        for target in targets:
+            org.attach_policy(PolicyId=policy_id, TargetId=accounts[target])

@@ -13,7 +13,12 @@ from contextlib import contextmanager
 
 from trailcheck.changes.lookup import with_change_history
 from trailcheck.demo.moto_fidelity import faithful_moto
-from trailcheck.demo.organization import DEMO_KEY, REGION, build_demo_organization
+from trailcheck.demo.organization import (
+    DEMO_KEY,
+    DEMO_RULE_PARAMS,
+    REGION,
+    build_demo_organization,
+)
 from trailcheck.engine import evaluate
 from trailcheck.model import Inventory, Report
 from trailcheck.rules import load_rules
@@ -85,4 +90,4 @@ def run_demo() -> Report:
         # moto warns that its STS model lacks an AccessDenied shape (the faithful refusal).
         warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\)")
         inventory = scan_demo_organization(who=True)
-    return evaluate(inventory, load_rules())
+    return evaluate(inventory, load_rules(), DEMO_RULE_PARAMS)

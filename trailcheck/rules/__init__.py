@@ -17,6 +17,7 @@ BUILTIN_MODULES = (
     "trailcheck.rules.cloudwatch_logs",
     "trailcheck.rules.buckets",
     "trailcheck.rules.monitoring",
+    "trailcheck.rules.guardrails",
 )
 ENTRY_POINT_GROUP = "trailcheck.rules"
 

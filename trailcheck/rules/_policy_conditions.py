@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -118,7 +119,10 @@ def glob_regex(pattern: str, context: Context, *, wildcards: bool = True) -> str
     return "".join(parts)
 
 
+@lru_cache(maxsize=8192)
 def _translate(text: str, wildcards: bool) -> str:
+    """A literal piece of a pattern as a regex (cached: the who-can rules match the same few
+    patterns hundreds of thousands of times)."""
     if not wildcards:
         return re.escape(text)
     return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text)

@@ -330,6 +330,7 @@ def organization_targets(
             "name": account.name or None,
             "organization_id": org.organization_id,
             "ou_path": account.ou_path,
+            "parent_ids": account.parent_ids or None,
         }
         if account.account_id == caller:
             target = AccountTarget(**common)

@@ -36,6 +36,7 @@ from trailcheck.model import (
     Bucket,
     EventRule,
     FilterPatternTest,
+    IamAuthorization,
     Inventory,
     KmsKey,
     LogGroup,
@@ -51,12 +52,15 @@ from trailcheck.scanner.collectors import (
     cloudtrail,
     cloudwatch,
     events,
+    iam,
     kms,
     logs,
+    organizations_policies,
     regions,
     s3,
     sns,
 )
+from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.executor import (
     AccountEntry,
     Env,
@@ -79,10 +83,14 @@ ALL_COLLECTIONS = frozenset(
         "alarms",
         "sns_topics",
         "event_rules",
+        "key_policies",
+        "topic_policies",
+        "iam",
+        "org_policies",
     }
 )
 # Collections that hang off the trails: listing the trails is needed for any of them.
-_TRAIL_DEPENDENT = frozenset(ALL_COLLECTIONS - {"regions"})
+_TRAIL_DEPENDENT = frozenset(ALL_COLLECTIONS - {"regions", "iam", "org_policies"})
 
 # Stages the progress display shows even when they have nothing to do.
 _ALWAYS_SHOWN = frozenset({"accounts", "trails", "resources"})
@@ -105,6 +113,7 @@ class AccountTarget:
     # assume (None: its own credentials). Credentials themselves never leave this process.
     role_arn: str | None = None
     external_id: str | None = None
+    parent_ids: tuple[str, ...] | None = None  # organization root, then OUs down to the parent
 
 
 @dataclass(frozen=True)
@@ -183,6 +192,14 @@ def collect(
     }
     alarms, topics, event_rules, listings = _collect_monitoring(run, groups, scoped)
     filter_tests = _confirm_filters(run, groups) if options.confirm_filters_with_aws else None
+    iam_details = _collect_iam(run) if "iam" in options.collections else {}
+    org_policies = (
+        organizations_policies.collect_policies(
+            AccountAccess(management_account_id, session), options.api_region
+        )
+        if "org_policies" in options.collections and management_account_id is not None
+        else None
+    )
 
     accounts = {}
     for target in targets:
@@ -198,6 +215,7 @@ def collect(
             if view and isinstance(view.trails, dict)
             else (view.trails if view else ()),
             bucket_names=view.bucket_names if view else None,
+            parent_ids=target.parent_ids,
         )
     return Inventory(
         metadata=ScanMetadata(
@@ -223,6 +241,8 @@ def collect(
         event_rules=dict(sorted(event_rules.items())),
         regional_listings=dict(sorted(listings.items())),
         filter_tests=filter_tests,
+        org_policies=org_policies,
+        iam=iam_details,
     )
 
 
@@ -369,6 +389,7 @@ class _ResourceShard:
     metric_filters: bool = False
     # buckets without an owner: the scanned accounts whose bucket list could not be read
     unlisted: tuple[str, ...] = ()
+    key_policy: bool = False
 
 
 def _collect_resources(
@@ -411,6 +432,7 @@ def _collect_resources(
             owner=bucket_owners.get(ident) if kind == "bucket" else None,
             metric_filters="metric_filters" in wanted,
             unlisted=unlisted if kind == "bucket" and ident not in bucket_owners else (),
+            key_policy="key_policies" in wanted,
         )
         for (kind, ident), account_id in sorted(units.items())
     ]
@@ -445,7 +467,7 @@ def _read_resource(env: Env, shard: _ResourceShard) -> _Resource:
     if shard.kind == "bucket":
         return s3.collect_bucket(reader, shard.ident, shard.owner or _no_owner(shard.unlisted))
     if shard.kind == "key":
-        return kms.collect_key(reader, shard.ident)
+        return kms.collect_key(reader, shard.ident, policy=shard.key_policy)
     if shard.ident.split(":")[4] != shard.entry.account_id:
         # Not scanned: another account's access would see it absent. Unknown, never asked.
         return logs.unreadable_log_group(shard.ident, metric_filters=shard.metric_filters)
@@ -509,6 +531,21 @@ def _failed_resource(shard: _ResourceShard, failure: ShardFailure) -> _Resource:
         exists=unknown,
         metric_filters=unknown if shard.metric_filters else None,
     )
+
+
+def _collect_iam(run: _Run) -> dict[str, IamAuthorization | Unknown]:
+    """GetAccountAuthorizationDetails once per entered account (IAM is global)."""
+    shards = [(entry, run.options.api_region) for _, entry in sorted(run.entries.items())]
+    results = run.stage("iam", _read_iam, shards)
+    return {
+        entry.account_id: _shard_unknown(result) if isinstance(result, ShardFailure) else result
+        for (entry, _), result in zip(shards, results, strict=True)
+    }
+
+
+def _read_iam(env: Env, shard: tuple[AccountEntry, str]) -> IamAuthorization | Unknown:
+    entry, region = shard
+    return iam.collect_authorization(env.access(entry), region)
 
 
 def _filter_metric_names(group: LogGroup) -> set[str]:
@@ -583,12 +620,14 @@ def _collect_monitoring(
                         action, owner if owner in run.entries else alarm.account_id
                     )
 
+    policies = "topic_policies" in wanted
     topic_shards = [
-        (arn, run.entries[account_id]) for arn, account_id in sorted(topic_readers.items())
+        (arn, run.entries[account_id], policies)
+        for arn, account_id in sorted(topic_readers.items())
     ]
     topics = [
         _failed_topic(arn, result) if isinstance(result, ShardFailure) else result
-        for (arn, _), result in zip(
+        for (arn, _, _), result in zip(
             topic_shards, run.stage("topics", _read_topic, topic_shards), strict=True
         )
     ]
@@ -640,16 +679,21 @@ def _failed_regional(shard: _RegionalShard, failure: ShardFailure) -> _RegionalR
     return _RegionalResult(listing, [], [])
 
 
-def _read_topic(env: Env, shard: tuple[str, AccountEntry]) -> SnsTopic:
-    arn, entry = shard
-    return sns.collect_topic(env.access(entry), arn)
+def _read_topic(env: Env, shard: tuple[str, AccountEntry, bool]) -> SnsTopic:
+    arn, entry, policy = shard
+    return sns.collect_topic(env.access(entry), arn, policy=policy)
 
 
 def _failed_topic(arn: str, failure: ShardFailure) -> SnsTopic:
     unknown = _shard_unknown(failure)
     parts = arn.split(":")
     return SnsTopic(
-        arn=arn, account_id=parts[4], region=parts[3], exists=unknown, subscriptions=unknown
+        arn=arn,
+        account_id=parts[4],
+        region=parts[3],
+        exists=unknown,
+        subscriptions=unknown,
+        policy=unknown,
     )
 
 

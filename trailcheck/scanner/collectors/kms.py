@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 from trailcheck.model import KeyMetadata, KmsKey, Unknown
 from trailcheck.scanner.collectors.base import AccountAccess, CollectorSpec
@@ -13,10 +15,17 @@ SPEC = CollectorSpec(
     provides=frozenset({"kms_keys"}),
     permissions=("kms:DescribeKey", "kms:GetKeyRotationStatus"),
 )
+# The key policy (who can disable, delete or re-permission the key): read for the who-can rules.
+POLICY_SPEC = CollectorSpec(
+    name="kms-key-policy",
+    provides=frozenset({"key_policies"}),
+    permissions=("kms:GetKeyPolicy",),
+)
 
 
-def collect_key(access: AccountAccess, arn: str) -> KmsKey:
-    """DescribeKey, then GetKeyRotationStatus for customer-managed symmetric keys."""
+def collect_key(access: AccountAccess, arn: str, *, policy: bool = False) -> KmsKey:
+    """DescribeKey, then GetKeyRotationStatus for customer-managed symmetric keys, and the key
+    policy (GetKeyPolicy) when `policy`."""
     parts = arn.split(":")
     region, account_id = parts[3], parts[4]
     client = access.client("kms", region)
@@ -45,6 +54,21 @@ def collect_key(access: AccountAccess, arn: str) -> KmsKey:
                 )
             else:
                 rotation = bool(response.get("KeyRotationEnabled", False))
-    return KmsKey(
+    key = KmsKey(
         arn=arn, account_id=account_id, region=region, metadata=metadata, rotation_enabled=rotation
     )
+    return key.model_copy(update={"policy": key_policy(client, arn)}) if policy else key
+
+
+def key_policy(client: Any, arn: str) -> dict[str, Any] | Unknown:
+    """The key's default policy document, or why it could not be read."""
+    response = call(client, "GetKeyPolicy", KeyId=arn, PolicyName="default")
+    if response is None or isinstance(response, Unknown):
+        return response or Unknown(operation="kms:GetKeyPolicy", error_code="EmptyResponse")
+    try:
+        document = json.loads(response.get("Policy") or "")
+    except json.JSONDecodeError as error:
+        return Unknown(operation="kms:GetKeyPolicy", error_code="InvalidPolicy", message=str(error))
+    if not isinstance(document, dict):
+        return Unknown(operation="kms:GetKeyPolicy", error_code="InvalidPolicy")
+    return document
