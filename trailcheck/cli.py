@@ -53,6 +53,7 @@ from trailcheck.config import (
 )
 from trailcheck.engine import evaluate
 from trailcheck.errors import Interrupted, ScanError, UserError
+from trailcheck.extras import extra_of_module, missing_extra_message, require_extra
 from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.history.commands import history_app, record_scan, validate_history
 from trailcheck.model import Inventory, Report, Severity, dump_json
@@ -1309,10 +1310,9 @@ def demo(
     quiet: QuietOpt = False,
 ) -> None:
     """Build a small simulated organization in moto, scan it like a real one, write reports."""
-    try:
-        from trailcheck.demo.run import run_demo
-    except ImportError as exc:
-        raise UserError(f"the demo needs moto: pip install 'trailcheck[demo]' ({exc})") from None
+    require_extra("demo", "trailcheck demo")
+    from trailcheck.demo.run import run_demo
+
     out = _output(format, output_dir, "low", quiet)
     report = run_demo()
     finish(report, out)
@@ -1373,6 +1373,15 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ScanError, Interrupted) as exc:
         sys.stderr.write(f"trailcheck: error: {exc}\n")
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        # Any command that reaches a module of an extra that is not installed: the same one
+        # line as require_extra (each command checks first; this is the net under all of them).
+        extra = extra_of_module(exc.name)
+        if extra is None:
+            raise
+        message = missing_extra_message(extra, "this command", [exc.name or extra])
+        sys.stderr.write(f"trailcheck: error: {message}\n")
+        return UserError.exit_code
     return result if isinstance(result, int) else 0
 
 

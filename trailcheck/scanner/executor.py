@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from trailcheck.errors import UserError
+from trailcheck.extras import require_extra
 from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.session import AwsSession, Credentials
 
@@ -135,6 +136,7 @@ def parse_executor(value: str) -> str:
         address = value[len(DASK_SCHEME) :]
         host, _, port = address.rpartition(":")
         if host and port.isdigit():
+            require_extra("dask", "--executor dask://")  # before any AWS call
             return value
     raise UserError(f"--executor: {value!r} is not 'local' or 'dask://HOST:PORT'")
 
@@ -143,11 +145,6 @@ def open_executor(value: str, profile: str | None = None) -> Executor:
     """The executor an --executor value names (a Dask one connects to its scheduler now)."""
     if parse_executor(value) == LOCAL:
         return LocalExecutor()
-    try:
-        from trailcheck.scanner.dask_executor import DaskExecutor
-    except ImportError:
-        raise UserError(
-            "--executor dask://: Dask is not installed; install it with "
-            "pip install 'trailcheck[dask]'"
-        ) from None
+    from trailcheck.scanner.dask_executor import DaskExecutor
+
     return DaskExecutor(value[len(DASK_SCHEME) :], profile=profile)
