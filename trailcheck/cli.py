@@ -57,6 +57,7 @@ from trailcheck.extras import extra_of_module, missing_extra_message, require_ex
 from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.history.commands import history_app, record_scan, validate_history
 from trailcheck.model import Inventory, Report, Severity, dump_json
+from trailcheck.regions import not_enabled_warnings, parse_regions
 from trailcheck.reports import available, get_reporters
 from trailcheck.reports._util import printable, resource_label, terminal_text
 from trailcheck.reports.diff import diff_markdown, print_diff
@@ -356,16 +357,8 @@ class _RichObserver:
             self._progress.advance(self._task, done)  # type: ignore[arg-type]
 
 
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-
-
 def _regions(values: list[str] | None) -> tuple[str, ...] | None:
-    if not values:
-        return None
-    bad = [v for v in values if not REGION_NAME.match(v)]
-    if bad:
-        raise UserError(f"--region: {bad[0]!r} is not a region name (like us-east-1)")
-    return tuple(dict.fromkeys(values))
+    return parse_regions(values)
 
 
 class _RateColumn(ProgressColumn):
@@ -396,9 +389,13 @@ def _run_scan(
     except Exception as exc:  # botocore's ProfileNotFound and friends
         raise UserError(f"--profile: {exc}") from None
     with _executor(executor, profile) as runner:
-        return _observed_collect(
+        inventory = _observed_collect(
             session, regions, max_workers, quiet, rules, org, confirm_filters, who, runner
         )
+    if not quiet:
+        for line in not_enabled_warnings(inventory):
+            sys.stderr.write(f"warning: {line}\n")
+    return inventory
 
 
 @contextmanager
