@@ -32,7 +32,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from trailcheck import __version__
 from trailcheck.audit.commands import audit as audit_command
@@ -60,8 +59,9 @@ from trailcheck.model import Inventory, Report, Severity, dump_json
 from trailcheck.regions import not_enabled_warnings, parse_regions
 from trailcheck.reports import available, get_reporters
 from trailcheck.reports._util import printable, resource_label, terminal_text
-from trailcheck.reports.diff import diff_markdown, print_diff
+from trailcheck.reports.diff import diff_listing, diff_markdown, print_diff
 from trailcheck.reports.json_report import schema_text
+from trailcheck.reports.listing import Listing, emit, listing_format, render_csv
 from trailcheck.reports.terminal import print_summary
 from trailcheck.rules import RuleSet, load_rules
 from trailcheck.snapshot import load_inventory, load_report, write_text_atomic
@@ -101,6 +101,13 @@ RegionOpt = Annotated[
     typer.Option(
         "--region",
         help="Region to inspect (repeatable). Default: every region enabled for the account.",
+    ),
+]
+ListingFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="table, csv (a header row) or json (default: table on a terminal, csv when piped).",
     ),
 ]
 FormatOpt = Annotated[
@@ -858,25 +865,33 @@ def diff(
     old: Annotated[Path, typer.Argument(help="The earlier JSON report.")],
     new: Annotated[Path, typer.Argument(help="The later JSON report.")],
     format: Annotated[
-        str, typer.Option("--format", help="table (terminal), json or md.")
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            help="table (terminal), csv (a header row), json or md (default: table on a "
+            "terminal, csv when piped).",
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
 ) -> None:
     """Compare two reports: new, resolved, persistent and re-graded FAIL findings."""
-    kind = format.strip().lower()
-    if kind not in ("table", "json", "md"):
-        raise UserError(f"--format: unknown diff format {format!r} (choose from table, json, md)")
-    if kind == "table" and output is not None:
-        raise UserError("--output: use --format json or md to write a file")
+    kind = listing_format(format, sys.stdout.isatty(), extra=("md",))
+    if output is not None and (kind == "table" or format is None):
+        raise UserError("--output: use --format csv, json or md to write a file")
     if output is not None:
         check_writable_file("--output", output)
     result = diff_reports(load_report(old), load_report(new))
     if kind == "table":
         print_diff(result, Console(highlight=False))
         return
-    text = dump_json(result) if kind == "json" else diff_markdown(result)
+    if kind == "json":
+        text = dump_json(result)
+    elif kind == "md":
+        text = diff_markdown(result)
+    else:
+        text = render_csv(diff_listing(result))
     if output is None:
         sys.stdout.write(text)
     else:
@@ -884,28 +899,26 @@ def diff(
 
 
 @app.command("rules")
-def list_rules() -> None:
-    """List every rule: id, severity, title, the controls it decides and those it relates to
-    (tab-separated when piped)."""
-    rows = [
-        (
-            r.id,
-            r.severity.value,
-            r.title,
-            "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.controls.items())),
-            "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.related_controls.items())),
-        )
-        for r in load_rules()
-    ]
-    if not sys.stdout.isatty():
-        sys.stdout.writelines("\t".join(row) + "\n" for row in rows)
-        return
-    table = Table(show_header=True, header_style="bold", expand=True)
-    for column in ("id", "severity", "title", "decides", "relates to"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+def list_rules(format: ListingFormatOpt = None) -> None:
+    """List every rule: id, severity, title, the controls it decides and those it relates to."""
+    kind = listing_format(format, sys.stdout.isatty())
+    listing = Listing(
+        columns=("id", "severity", "title", "decides", "relates_to"),
+        rows=[
+            (
+                r.id,
+                r.severity.value,
+                r.title,
+                "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.controls.items())),
+                "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.related_controls.items())),
+            )
+            for r in load_rules()
+        ],
+        keys=frozenset({"id", "severity"}),
+    )
+    text = emit(listing, kind, Console(highlight=False))
+    if text is not None:
+        sys.stdout.write(text)
 
 
 @app.command()
@@ -1188,6 +1201,7 @@ def events_command(
     profile: ProfileOpt = None,
     quiet: QuietOpt = False,
     max_workers: WorkersOpt = 16,
+    format: ListingFormatOpt = None,
 ) -> None:
     """Who changed what, from the trail's own log files in S3 (any age, every member of an
     organization trail): the change events of a window as JSON Lines and a timeline."""
@@ -1196,6 +1210,7 @@ def events_command(
     from trailcheck.reports import timeline
     from trailcheck.verify import S3ObjectStore, TrailLocation
 
+    kind = listing_format(format, sys.stdout.isatty())
     now = datetime.now(UTC)
     first, last = _window(start, end, now)
     arns = _trail_arns([trail], None)
@@ -1239,9 +1254,13 @@ def events_command(
         if keep.resources
         else f"Change events in s3://{bucket}"
     )
-    console = _console(quiet)
+    # stdout carries the table, or the csv/json rows alone (then the status lines go to stderr)
+    console = _console(quiet) if kind == "table" else Console(stderr=True, quiet=quiet)
     events = found.events
-    timeline.print_timeline(events, title, console)
+    if kind == "table":
+        timeline.print_timeline(events, title, console)
+    else:
+        sys.stdout.write(emit(timeline.timeline_listing(events, title), kind, console) or "")
     for problem in found.problems:
         sys.stderr.write(f"warning: {problem.s3_key}: {problem.reason}\n")
     outputs = {
