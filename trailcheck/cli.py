@@ -5,7 +5,8 @@ are (with --strict: or an unwaived ERROR at or above it); 2 bad input (flag, con
 baseline, report); 3 the scan itself could not run (no credentials, AWS unreachable) or could
 judge nothing (every finding ERROR); 4 no such FAIL, but the scan was incomplete (API calls
 still throttled or failing after every retry: their facts are unknown, their rules say ERROR;
-see docs/reliability.md); 130 interrupted (Ctrl-C), no report written.
+see docs/reliability.md); 130 interrupted (Ctrl-C): during collection no report is written;
+during the --who lookup (every account collected) the findings are written, marked incomplete.
 """
 
 from __future__ import annotations
@@ -530,10 +531,27 @@ def _collect(
     if who is not None:
         if observer is not None:
             observer.stage("who changed it (LookupEvents)", 1)
-        inventory = _add_change_history(inventory, targets, session, who, max_workers)
+        try:
+            inventory = _add_change_history(inventory, targets, session, who, max_workers)
+        except KeyboardInterrupt:
+            # Every account was collected: keep the findings, say the lookup was cut short.
+            note = "the who-lookup (--who, CloudTrail LookupEvents) was interrupted (Ctrl-C)"
+            meta = inventory.metadata.model_copy(update={"interrupted": note})
+            return inventory.model_copy(update={"metadata": meta})
         if observer is not None:
             observer.advance()
     return inventory
+
+
+def _exit_interrupted(inventory: Inventory, code: int) -> int:
+    """130 after the files were written when a stage after collection was cut short."""
+    if inventory.metadata.interrupted is None:
+        return code
+    sys.stderr.write(
+        f"trailcheck: error: {inventory.metadata.interrupted}; the findings were written, "
+        "marked incomplete\n"
+    )
+    return Interrupted.exit_code
 
 
 def check_writable_dir(flag: str, directory: Path) -> None:
@@ -753,7 +771,7 @@ def scan(
     code = finish(report, out)
     if history is not None:
         record_scan(history, report, inventory if snapshot is not None else None, quiet)
-    raise typer.Exit(code)
+    raise typer.Exit(_exit_interrupted(inventory, code))
 
 
 @app.command()
@@ -801,6 +819,7 @@ def collect(
         f"wrote {output}: {len(inventory.accounts)} account(s), {len(inventory.trails)} trail(s), "
         f"{sum(inventory.metadata.api_calls.values())} API calls"
     )
+    raise typer.Exit(_exit_interrupted(inventory, 0))
 
 
 @app.command("evaluate")

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trailcheck.model import AccountInfo, Finding, Report, Severity, Status
-from trailcheck.reports._util import control_rollup, fill_placeholders, fix_for
+from trailcheck.reports._util import control_rollup, fill_placeholders, fix_for, incomplete_note
 from trailcheck.rules import frameworks
 
 STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
@@ -413,6 +413,7 @@ class HtmlReporter:
             expand=len(report.findings) <= self.expand_up_to,
             top_issues=top_issues(report),
             severities=SEVERITY_ORDER,
+            incomplete=incomplete_note(report),
             top_issue_links=TOP_ISSUE_LINKS,
             unscanned=unscanned_accounts(report),
             evidence_json=evidence_json,

@@ -36,8 +36,12 @@ def run_all(fn: Callable[[T], R], items: Iterable[T], max_workers: int) -> list[
     work = list(items)
     if max_workers <= 1 or len(work) <= 1:
         return [fn(item) for item in work]
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(work))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(max_workers, len(work)))
+    try:
         return list(pool.map(fn, work))
+    finally:
+        # On Ctrl-C (or a crash) the queued units are dropped, not run to the end first.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)
