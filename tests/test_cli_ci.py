@@ -207,7 +207,8 @@ def test_init_writes_a_valid_starter(workdir: Path, capsys: pytest.CaptureFixtur
         (
             ["--format", "json,pdf"],
             {},
-            "--format: unknown format 'pdf' (choose from csv, html, json, junit, md, ocsf, sarif)",
+            "--format: unknown format 'pdf' (choose from asff, csv, html, json, junit, md, ocsf, "
+            "sarif)",
         ),
         (
             ["--fail-on", "urgent"],

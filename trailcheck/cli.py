@@ -53,6 +53,7 @@ from trailcheck.config import (
 )
 from trailcheck.engine import evaluate
 from trailcheck.errors import Interrupted, ScanError, UserError
+from trailcheck.export.commands import export_app
 from trailcheck.extras import extra_of_module, missing_extra_message, require_extra
 from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.history.commands import history_app, record_scan, validate_history
@@ -115,7 +116,7 @@ FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
-        help="Comma list of report formats: json, html, sarif, junit, md, csv, ocsf "
+        help="Comma list of report formats: json, html, sarif, junit, md, csv, ocsf, asff "
         "(default: the config's `formats`, else json,html).",
     ),
 ]
@@ -863,6 +864,7 @@ baseline_app = typer.Typer(
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(history_app, name="history")
 app.command("audit")(audit_command)
+app.add_typer(export_app, name="export")
 
 
 @baseline_app.command("create")
