@@ -43,7 +43,7 @@ CASES = [
     ),
     ("distributed", "dask", ["scan", "--executor", "dask://127.0.0.1:8786"]),
     ("distributed", "dask", ["verify-logs", "--executor", "dask://127.0.0.1:8786"]),
-    # ("yaml", "prowler", ...) is added with `waivers import`
+    ("yaml", "prowler", ["waivers", "import", "mutelist.yaml"]),
 ]
 
 

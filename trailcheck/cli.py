@@ -57,6 +57,7 @@ from trailcheck.export.commands import export_app
 from trailcheck.extras import extra_of_module, missing_extra_message, require_extra
 from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.history.commands import history_app, record_scan, validate_history
+from trailcheck.migrate.commands import waivers_app
 from trailcheck.model import Inventory, Report, Severity, dump_json
 from trailcheck.regions import not_enabled_warnings, parse_regions
 from trailcheck.reports import available, get_reporters
@@ -865,6 +866,7 @@ app.add_typer(baseline_app, name="baseline")
 app.add_typer(history_app, name="history")
 app.command("audit")(audit_command)
 app.add_typer(export_app, name="export")
+app.add_typer(waivers_app, name="waivers")
 
 
 @baseline_app.command("create")
