@@ -951,10 +951,17 @@ def schema() -> None:
 
 
 @app.command()
-def formats() -> None:
-    """List the report formats."""
-    for name, cls in sorted(available().items()):
-        sys.stdout.write(f"{name}\t{cls.filename}\n")
+def formats(format: ListingFormatOpt = None) -> None:
+    """List the report formats and the file each writes."""
+    kind = listing_format(format, sys.stdout.isatty())
+    listing = Listing(
+        columns=("format", "file"),
+        rows=[(name, cls.filename) for name, cls in sorted(available().items())],
+        keys=frozenset({"format", "file"}),
+    )
+    text = emit(listing, kind, Console(highlight=False))
+    if text is not None:
+        sys.stdout.write(text)
 
 
 TrailOpt = Annotated[
@@ -1374,7 +1381,7 @@ def _print_who(report: Report, console: Console) -> None:
         return
     console.print("[bold]who changed it[/] (CloudTrail LookupEvents):")
     for change, rules in sorted(changes.values(), key=lambda c: str(c[0]["event_time"])):
-        what = ", ".join(str(r) for r in change.get("resources") or [])[:80]
+        what = ", ".join(str(r) for r in change.get("resources") or [])  # whole ARNs
         console.print(
             f"  {change['event_time']}  {change['event_name']} {what} by "
             f"{change.get('principal_arn') or change.get('identity_type')} "

@@ -157,3 +157,13 @@ def test_csv_and_json_give_back_every_cell(rows: list[tuple[str, str, str]]) -> 
     console, buffer = _narrow(60)
     print_table(listing, console)
     assert all(len(line) <= 60 for line in buffer.getvalue().splitlines())
+
+
+def test_formats_piped_is_csv_with_a_header(capsys: pytest.CaptureFixture[str]) -> None:
+    from trailcheck.reports import available
+
+    assert main(["formats"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["format"]: r["file"] for r in rows} == {
+        name: cls.filename for name, cls in available().items()
+    }
