@@ -259,3 +259,29 @@ def test_the_export_has_its_own_client_path_and_policy() -> None:
     assert not any(
         a.startswith("securityhub:") for s in scan_policy["Statement"] for a in s["Action"]
     )
+
+
+def test_a_fixed_finding_is_updated_to_passed_and_archived(
+    boto: boto3.Session, tmp_path: Path
+) -> None:
+    rules = load_rules(include_plugins=False)
+
+    def report_with(validation: bool) -> Path:
+        trail = make_trail("main", CALLER, log_file_validation_enabled=validation)
+        inventory = make_inventory([trail], buckets=[make_bucket(trail.s3_bucket_name, CALLER)])
+        path = tmp_path / f"report-{validation}.json"
+        path.write_text(dump_json(evaluate(inventory, rules)))
+        return path
+
+    args = ["export", "securityhub", "--region", "us-east-1", "-q"]
+    assert main([*args[:2], str(report_with(False)), *args[2:]]) == 0
+    before = {f["Id"]: f for f in _hub_findings(boto)}
+    (failing,) = [
+        f for f in before.values() if f["GeneratorId"] == "trailcheck/CT.TRAIL.LOG_VALIDATION"
+    ]
+    assert (failing["Compliance"]["Status"], failing["RecordState"]) == ("FAILED", "ACTIVE")
+    assert main([*args[:2], str(report_with(True)), *args[2:]]) == 0
+    after = {f["Id"]: f for f in _hub_findings(boto)}
+    assert set(after) == set(before)  # the same findings, updated
+    fixed = after[failing["Id"]]
+    assert (fixed["Compliance"]["Status"], fixed["RecordState"]) == ("PASSED", "ARCHIVED")
