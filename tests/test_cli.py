@@ -165,7 +165,7 @@ def test_missing_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         (["scan", "--format", "pdf"], "unknown format 'pdf'"),
         (["scan", "--fail-on", "severe"], "unknown severity 'severe'"),
         (["scan", "--max-workers", "0"], "--max-workers"),
-        (["scan", "--region", "moon-1"], "'moon-1' is not a region name"),
+        (["scan", "--region", "moon-1"], "'moon-1' is not an AWS region"),
         (["scan", "--no-such-flag"], "No such option"),
         (["frobnicate"], "No such command"),
     ],

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -159,8 +161,11 @@ def test_diff_command(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None
     run("evaluate", str(old), "--format", "json", "-q", "--output-dir", "old")
     run("evaluate", str(new), "--format", "json", "-q", "--output-dir", "new")
     capsys.readouterr()
-    assert run("diff", "old/report.json", "new/report.json") == 0
+    assert run("diff", "old/report.json", "new/report.json", "--format", "table") == 0
     assert "1 new, 1 resolved, 0 persistent, 0 changed severity" in capsys.readouterr().out
+    assert run("diff", "old/report.json", "new/report.json") == 0  # piped: csv, a header row
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted(r["change"] for r in rows) == ["new", "resolved"]
     assert run("diff", "old/report.json", "new/report.json", "--format", "json") == 0
     assert json.loads(capsys.readouterr().out)["kind"] == "trailcheck-diff"
     assert run("diff", "old/report.json", "new/report.json", "--format", "md", "-o", "d.md") == 0
@@ -202,7 +207,8 @@ def test_init_writes_a_valid_starter(workdir: Path, capsys: pytest.CaptureFixtur
         (
             ["--format", "json,pdf"],
             {},
-            "--format: unknown format 'pdf' (choose from csv, html, json, junit, md, ocsf, sarif)",
+            "--format: unknown format 'pdf' (choose from asff, csv, html, json, junit, md, ocsf, "
+            "sarif)",
         ),
         (
             ["--fail-on", "urgent"],

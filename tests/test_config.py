@@ -86,7 +86,7 @@ BAD_FILES = [
     ),
     (
         'formats = ["json", "pdf"]',
-        "formats[1]: unknown format 'pdf' (expected one of: csv, html, json, junit, md, ocsf, sarif)",
+        "formats[1]: unknown format 'pdf' (expected one of: asff, csv, html, json, junit, md, ocsf, sarif)",
     ),
     (
         WAIVER.replace("2026-12-31", '"soon"'),

@@ -25,6 +25,7 @@ EXTRA_ONLY = {
     "psycopg": "trailcheck/history/",
     "distributed": "trailcheck/scanner/dask_executor.py",  # [dask]
     "dask": "trailcheck/scanner/dask_executor.py",
+    "yaml": "trailcheck/migrate/commands.py",  # [prowler]
 }
 
 

@@ -5,7 +5,8 @@ are (with --strict: or an unwaived ERROR at or above it); 2 bad input (flag, con
 baseline, report); 3 the scan itself could not run (no credentials, AWS unreachable) or could
 judge nothing (every finding ERROR); 4 no such FAIL, but the scan was incomplete (API calls
 still throttled or failing after every retry: their facts are unknown, their rules say ERROR;
-see docs/reliability.md); 130 interrupted (Ctrl-C), no report written.
+see docs/reliability.md); 130 interrupted (Ctrl-C): during collection no report is written;
+during the --who lookup (every account collected) the findings are written, marked incomplete.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from trailcheck import __version__
 from trailcheck.audit.commands import audit as audit_command
@@ -53,13 +53,18 @@ from trailcheck.config import (
 )
 from trailcheck.engine import evaluate
 from trailcheck.errors import Interrupted, ScanError, UserError
+from trailcheck.export.commands import export_app
+from trailcheck.extras import extra_of_module, missing_extra_message, require_extra
 from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.history.commands import history_app, record_scan, validate_history
+from trailcheck.migrate.commands import waivers_app
 from trailcheck.model import Inventory, Report, Severity, dump_json
+from trailcheck.regions import not_enabled_warnings, parse_regions
 from trailcheck.reports import available, get_reporters
 from trailcheck.reports._util import printable, resource_label, terminal_text
-from trailcheck.reports.diff import diff_markdown, print_diff
+from trailcheck.reports.diff import diff_listing, diff_markdown, print_diff
 from trailcheck.reports.json_report import schema_text
+from trailcheck.reports.listing import Listing, emit, listing_format, render_csv
 from trailcheck.reports.terminal import print_summary
 from trailcheck.rules import RuleSet, load_rules
 from trailcheck.snapshot import load_inventory, load_report, write_text_atomic
@@ -101,11 +106,18 @@ RegionOpt = Annotated[
         help="Region to inspect (repeatable). Default: every region enabled for the account.",
     ),
 ]
+ListingFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="table, csv (a header row) or json (default: table on a terminal, csv when piped).",
+    ),
+]
 FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
-        help="Comma list of report formats: json, html, sarif, junit, md, csv, ocsf "
+        help="Comma list of report formats: json, html, sarif, junit, md, csv, ocsf, asff "
         "(default: the config's `formats`, else json,html).",
     ),
 ]
@@ -355,16 +367,8 @@ class _RichObserver:
             self._progress.advance(self._task, done)  # type: ignore[arg-type]
 
 
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-
-
 def _regions(values: list[str] | None) -> tuple[str, ...] | None:
-    if not values:
-        return None
-    bad = [v for v in values if not REGION_NAME.match(v)]
-    if bad:
-        raise UserError(f"--region: {bad[0]!r} is not a region name (like us-east-1)")
-    return tuple(dict.fromkeys(values))
+    return parse_regions(values)
 
 
 class _RateColumn(ProgressColumn):
@@ -395,9 +399,13 @@ def _run_scan(
     except Exception as exc:  # botocore's ProfileNotFound and friends
         raise UserError(f"--profile: {exc}") from None
     with _executor(executor, profile) as runner:
-        return _observed_collect(
+        inventory = _observed_collect(
             session, regions, max_workers, quiet, rules, org, confirm_filters, who, runner
         )
+    if not quiet:
+        for line in not_enabled_warnings(inventory):
+            sys.stderr.write(f"warning: {line}\n")
+    return inventory
 
 
 @contextmanager
@@ -525,10 +533,27 @@ def _collect(
     if who is not None:
         if observer is not None:
             observer.stage("who changed it (LookupEvents)", 1)
-        inventory = _add_change_history(inventory, targets, session, who, max_workers)
+        try:
+            inventory = _add_change_history(inventory, targets, session, who, max_workers)
+        except KeyboardInterrupt:
+            # Every account was collected: keep the findings, say the lookup was cut short.
+            note = "the who-lookup (--who, CloudTrail LookupEvents) was interrupted (Ctrl-C)"
+            meta = inventory.metadata.model_copy(update={"interrupted": note})
+            return inventory.model_copy(update={"metadata": meta})
         if observer is not None:
             observer.advance()
     return inventory
+
+
+def _exit_interrupted(inventory: Inventory, code: int) -> int:
+    """130 after the files were written when a stage after collection was cut short."""
+    if inventory.metadata.interrupted is None:
+        return code
+    sys.stderr.write(
+        f"trailcheck: error: {inventory.metadata.interrupted}; the findings were written, "
+        "marked incomplete\n"
+    )
+    return Interrupted.exit_code
 
 
 def check_writable_dir(flag: str, directory: Path) -> None:
@@ -748,7 +773,7 @@ def scan(
     code = finish(report, out)
     if history is not None:
         record_scan(history, report, inventory if snapshot is not None else None, quiet)
-    raise typer.Exit(code)
+    raise typer.Exit(_exit_interrupted(inventory, code))
 
 
 @app.command()
@@ -796,6 +821,7 @@ def collect(
         f"wrote {output}: {len(inventory.accounts)} account(s), {len(inventory.trails)} trail(s), "
         f"{sum(inventory.metadata.api_calls.values())} API calls"
     )
+    raise typer.Exit(_exit_interrupted(inventory, 0))
 
 
 @app.command("evaluate")
@@ -839,6 +865,8 @@ baseline_app = typer.Typer(
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(history_app, name="history")
 app.command("audit")(audit_command)
+app.add_typer(export_app, name="export")
+app.add_typer(waivers_app, name="waivers")
 
 
 @baseline_app.command("create")
@@ -860,25 +888,33 @@ def diff(
     old: Annotated[Path, typer.Argument(help="The earlier JSON report.")],
     new: Annotated[Path, typer.Argument(help="The later JSON report.")],
     format: Annotated[
-        str, typer.Option("--format", help="table (terminal), json or md.")
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            help="table (terminal), csv (a header row), json or md (default: table on a "
+            "terminal, csv when piped).",
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
 ) -> None:
     """Compare two reports: new, resolved, persistent and re-graded FAIL findings."""
-    kind = format.strip().lower()
-    if kind not in ("table", "json", "md"):
-        raise UserError(f"--format: unknown diff format {format!r} (choose from table, json, md)")
-    if kind == "table" and output is not None:
-        raise UserError("--output: use --format json or md to write a file")
+    kind = listing_format(format, sys.stdout.isatty(), extra=("md",))
+    if output is not None and (kind == "table" or format is None):
+        raise UserError("--output: use --format csv, json or md to write a file")
     if output is not None:
         check_writable_file("--output", output)
     result = diff_reports(load_report(old), load_report(new))
     if kind == "table":
         print_diff(result, Console(highlight=False))
         return
-    text = dump_json(result) if kind == "json" else diff_markdown(result)
+    if kind == "json":
+        text = dump_json(result)
+    elif kind == "md":
+        text = diff_markdown(result)
+    else:
+        text = render_csv(diff_listing(result))
     if output is None:
         sys.stdout.write(text)
     else:
@@ -886,28 +922,26 @@ def diff(
 
 
 @app.command("rules")
-def list_rules() -> None:
-    """List every rule: id, severity, title, the controls it decides and those it relates to
-    (tab-separated when piped)."""
-    rows = [
-        (
-            r.id,
-            r.severity.value,
-            r.title,
-            "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.controls.items())),
-            "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.related_controls.items())),
-        )
-        for r in load_rules()
-    ]
-    if not sys.stdout.isatty():
-        sys.stdout.writelines("\t".join(row) + "\n" for row in rows)
-        return
-    table = Table(show_header=True, header_style="bold", expand=True)
-    for column in ("id", "severity", "title", "decides", "relates to"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+def list_rules(format: ListingFormatOpt = None) -> None:
+    """List every rule: id, severity, title, the controls it decides and those it relates to."""
+    kind = listing_format(format, sys.stdout.isatty())
+    listing = Listing(
+        columns=("id", "severity", "title", "decides", "relates_to"),
+        rows=[
+            (
+                r.id,
+                r.severity.value,
+                r.title,
+                "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.controls.items())),
+                "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(r.related_controls.items())),
+            )
+            for r in load_rules()
+        ],
+        keys=frozenset({"id", "severity"}),
+    )
+    text = emit(listing, kind, Console(highlight=False))
+    if text is not None:
+        sys.stdout.write(text)
 
 
 @app.command()
@@ -917,10 +951,17 @@ def schema() -> None:
 
 
 @app.command()
-def formats() -> None:
-    """List the report formats."""
-    for name, cls in sorted(available().items()):
-        sys.stdout.write(f"{name}\t{cls.filename}\n")
+def formats(format: ListingFormatOpt = None) -> None:
+    """List the report formats and the file each writes."""
+    kind = listing_format(format, sys.stdout.isatty())
+    listing = Listing(
+        columns=("format", "file"),
+        rows=[(name, cls.filename) for name, cls in sorted(available().items())],
+        keys=frozenset({"format", "file"}),
+    )
+    text = emit(listing, kind, Console(highlight=False))
+    if text is not None:
+        sys.stdout.write(text)
 
 
 TrailOpt = Annotated[
@@ -1190,6 +1231,7 @@ def events_command(
     profile: ProfileOpt = None,
     quiet: QuietOpt = False,
     max_workers: WorkersOpt = 16,
+    format: ListingFormatOpt = None,
 ) -> None:
     """Who changed what, from the trail's own log files in S3 (any age, every member of an
     organization trail): the change events of a window as JSON Lines and a timeline."""
@@ -1198,6 +1240,7 @@ def events_command(
     from trailcheck.reports import timeline
     from trailcheck.verify import S3ObjectStore, TrailLocation
 
+    kind = listing_format(format, sys.stdout.isatty())
     now = datetime.now(UTC)
     first, last = _window(start, end, now)
     arns = _trail_arns([trail], None)
@@ -1241,9 +1284,13 @@ def events_command(
         if keep.resources
         else f"Change events in s3://{bucket}"
     )
-    console = _console(quiet)
+    # stdout carries the table, or the csv/json rows alone (then the status lines go to stderr)
+    console = _console(quiet) if kind == "table" else Console(stderr=True, quiet=quiet)
     events = found.events
-    timeline.print_timeline(events, title, console)
+    if kind == "table":
+        timeline.print_timeline(events, title, console)
+    else:
+        sys.stdout.write(emit(timeline.timeline_listing(events, title), kind, console) or "")
     for problem in found.problems:
         sys.stderr.write(f"warning: {problem.s3_key}: {problem.reason}\n")
     outputs = {
@@ -1309,10 +1356,9 @@ def demo(
     quiet: QuietOpt = False,
 ) -> None:
     """Build a small simulated organization in moto, scan it like a real one, write reports."""
-    try:
-        from trailcheck.demo.run import run_demo
-    except ImportError as exc:
-        raise UserError(f"the demo needs moto: pip install 'trailcheck[demo]' ({exc})") from None
+    require_extra("demo", "trailcheck demo")
+    from trailcheck.demo.run import run_demo
+
     out = _output(format, output_dir, "low", quiet)
     report = run_demo()
     finish(report, out)
@@ -1335,7 +1381,7 @@ def _print_who(report: Report, console: Console) -> None:
         return
     console.print("[bold]who changed it[/] (CloudTrail LookupEvents):")
     for change, rules in sorted(changes.values(), key=lambda c: str(c[0]["event_time"])):
-        what = ", ".join(str(r) for r in change.get("resources") or [])[:80]
+        what = ", ".join(str(r) for r in change.get("resources") or [])  # whole ARNs
         console.print(
             f"  {change['event_time']}  {change['event_name']} {what} by "
             f"{change.get('principal_arn') or change.get('identity_type')} "
@@ -1373,6 +1419,15 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ScanError, Interrupted) as exc:
         sys.stderr.write(f"trailcheck: error: {exc}\n")
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        # Any command that reaches a module of an extra that is not installed: the same one
+        # line as require_extra (each command checks first; this is the net under all of them).
+        extra = extra_of_module(exc.name)
+        if extra is None:
+            raise
+        message = missing_extra_message(extra, "this command", [exc.name or extra])
+        sys.stderr.write(f"trailcheck: error: {message}\n")
+        return UserError.exit_code
     return result if isinstance(result, int) else 0
 
 

@@ -1,9 +1,10 @@
 """Generated documentation: the rule reference and the least-privilege IAM policy.
 
 `python -m trailcheck.docgen` rewrites docs/rules.md, the problem-code table of docs/who.md,
-docs/iam-policy.json (the scanning principal in every scanned account) and
-docs/iam-policy-management.json (what the caller of an organization scan needs on top of it);
-a test fails when any is out of date.
+docs/iam-policy.json (the scanning principal in every scanned account),
+docs/iam-policy-management.json (what the caller of an organization scan needs on top of it) and
+docs/iam-policy-securityhub-export.json (what `trailcheck export securityhub` needs, apart from
+any scan); a test fails when any is out of date.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from trailcheck.export.securityhub import (
+    ASSUME_ACTION,
+    IDENTITY_ACTION,
+    IMPORT_ACTION,
+    SUGGESTED_ROLE_NAME,
+)
 from trailcheck.rules import RuleSet, frameworks, load_rules
 from trailcheck.scanner.collectors import all_collectors
 from trailcheck.scanner.org import DEFAULT_ROLE_NAME
@@ -59,6 +66,35 @@ def management_policy() -> dict[str, object]:
                 "Effect": "Allow",
                 "Action": enter,
                 "Resource": f"arn:aws:iam::*:role/{DEFAULT_ROLE_NAME}",
+            },
+        ],
+    }
+
+
+def securityhub_export_policy() -> dict[str, object]:
+    """What `trailcheck export securityhub` needs (and nothing of the scan): import findings
+    with the account's default product, know the caller, and with --role-name enter the import
+    role of each other account (the role there needs the import statement too)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TrailcheckImportFindings",
+                "Effect": "Allow",
+                "Action": [IMPORT_ACTION],
+                "Resource": "arn:aws:securityhub:*:*:product/*/default",
+            },
+            {
+                "Sid": "TrailcheckWhoAmI",
+                "Effect": "Allow",
+                "Action": [IDENTITY_ACTION],
+                "Resource": "*",
+            },
+            {
+                "Sid": "TrailcheckEnterImportRoles",
+                "Effect": "Allow",
+                "Action": [ASSUME_ACTION],
+                "Resource": f"arn:aws:iam::*:role/{SUGGESTED_ROLE_NAME}",
             },
         ],
     }
@@ -143,6 +179,9 @@ def expected_files(root: Path) -> dict[Path, str]:
             json.dumps(management_policy(), indent=2) + "\n"
         ),
         root / "docs" / "who.md": who_markdown(root / "docs" / "who.md"),
+        root / "docs" / "iam-policy-securityhub-export.json": (
+            json.dumps(securityhub_export_policy(), indent=2) + "\n"
+        ),
     }
 
 

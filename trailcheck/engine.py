@@ -253,6 +253,7 @@ def build_report(
                 if acc.name or acc.ou_path
             },
             skipped_accounts=sorted(meta.skipped_accounts, key=lambda s: s.account_id),
+            interrupted=meta.interrupted,
         ),
         summary=summarize(findings),
         rules={r.id: r.info() for r in sorted(rules, key=lambda r: r.id)},

@@ -572,6 +572,8 @@ class ScanMetadata(_Frozen):
     organization_id: str | None = None  # set by an organization scan (--org)
     management_account_id: str | None = None
     skipped_accounts: tuple[SkippedAccount, ...] = ()
+    # A stage cut short after collection (Ctrl-C during the --who lookup): what it was
+    interrupted: str | None = None
 
 
 class Inventory(_Frozen):
@@ -722,6 +724,8 @@ class ReportMetadata(_Frozen):
     management_account_id: str | None = None
     account_info: dict[str, AccountInfo] = Field(default_factory=dict)  # accounts with a name/OU
     skipped_accounts: list[SkippedAccount] = Field(default_factory=list)
+    # The report is incomplete: a stage after collection was interrupted (what, in words)
+    interrupted: str | None = None
 
 
 class WaiverUse(_Frozen):

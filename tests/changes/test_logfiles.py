@@ -169,6 +169,7 @@ def test_events_command_writes_jsonl_and_timeline(
     window = ["--start", "2026-11-03T09:00:00Z", "--end", "2026-11-03T12:00:00Z"]
     args = ["events", "--trail", TRAIL_ARN, "--bucket", BUCKET, "--organization-id", ORG]
     args += ["--account", f"{MEMBER_A},{MEMBER_B}", "--output-dir", str(tmp_path), *window]
+    args += ["--format", "table"]  # piped stdout defaults to csv
     member_trail = f"arn:aws:cloudtrail:us-east-1:{MEMBER_A}:trail/member-trail"
     assert main([*args, "--resource", member_trail]) == 0
     out = capsys.readouterr()

@@ -30,6 +30,7 @@ FILENAMES = {
     "md": "report.md",
     "csv": "report.csv",
     "ocsf": "report.ocsf.json",
+    "asff": "report.asff.json",
 }
 
 

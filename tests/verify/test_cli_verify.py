@@ -256,7 +256,7 @@ def test_trail_without_validation_is_reported_not_ok(world: World, tmp_path: Pat
         (["--public-key", "/nonexistent/key.pem"], "--public-key: /nonexistent/key.pem:"),
         (["--format", "sarif"], "--format: unknown verify-logs format 'sarif'"),
         (["--accounts", "111111111111"], "--accounts: only meaningful with --org"),
-        (["--region", "mars"], "--region: 'mars' is not a region name"),
+        (["--region", "mars"], "--region: 'mars' is not an AWS region"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, capsys: Any) -> None:

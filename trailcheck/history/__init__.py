@@ -7,12 +7,12 @@ SQLite (a file) is the default, PostgreSQL a shared team store; both go through 
 
 from __future__ import annotations
 
-import importlib
 import re
 
 from trailcheck.errors import UserError
+from trailcheck.extras import install_hint, require_extra
 
-EXTRA_HINT = "pip install 'trailcheck[history]'"
+EXTRA_HINT = install_hint("history")
 _URL = re.compile(r"^(sqlite:///.+|postgresql(\+psycopg)?://.+)$")
 
 
@@ -28,11 +28,4 @@ def check_url(url: str, flag: str = "--history") -> str:
 
 def require_history(flag: str = "--history") -> None:
     """Raise a one-line `UserError` when the `history` extra is not installed."""
-    missing = []
-    for module in ("sqlalchemy", "alembic"):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise UserError(f"{flag} needs the history extra ({', '.join(missing)}): {EXTRA_HINT}")
+    require_extra("history", flag)

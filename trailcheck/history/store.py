@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from trailcheck.baseline import fingerprint
 from trailcheck.errors import UserError
+from trailcheck.extras import missing_extra_message
 from trailcheck.history import check_url
 from trailcheck.model import Report
 
@@ -184,9 +185,9 @@ def _engine(url: str) -> Engine:
     try:
         return sa.create_engine(url, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
-        raise UserError(
-            f"--history: PostgreSQL needs {exc.name}: pip install 'trailcheck[history]'"
-        ) from None
+        missing = [exc.name or "psycopg"]
+        message = missing_extra_message("postgresql", "--history postgresql://", missing)
+        raise UserError(message) from None
 
 
 @contextmanager

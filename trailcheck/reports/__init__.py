@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from trailcheck.errors import UserError
+from trailcheck.reports.asff import AsffReporter
 from trailcheck.reports.base import Reporter
 from trailcheck.reports.csv_report import CsvReporter
 from trailcheck.reports.html_report import HtmlReporter
@@ -28,6 +29,7 @@ def builtin_reporters() -> dict[str, type[Reporter]]:
             MarkdownReporter,
             CsvReporter,
             OcsfReporter,
+            AsffReporter,
         )
     }
 

@@ -43,6 +43,12 @@ def terminal_text(value: object) -> str:
     return escape(printable(value))
 
 
+def incomplete_note(report: Report) -> str | None:
+    """`incomplete: <what was interrupted>` when a stage after collection was cut short."""
+    what = report.metadata.interrupted
+    return None if what is None else f"incomplete: {what}; findings name no change author"
+
+
 def display_status(finding: Finding) -> str:
     """The status a person sees: `WAIVED` for a waived finding, else the real status."""
     return "WAIVED" if finding.waiver is not None else finding.status.value

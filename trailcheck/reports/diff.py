@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 
 from trailcheck.baseline import ReportDiff
 from trailcheck.model import FindingRef
-from trailcheck.reports._util import resource_label, terminal_text
+from trailcheck.reports._util import resource_label
+from trailcheck.reports.listing import Listing, print_table
 from trailcheck.reports.markdown import cell, code, table
+
+DIFF_COLUMNS = ("change", "severity", "rule", "account", "region", "resource", "reason", "note")
 
 
 def _counts(diff: ReportDiff) -> str:
@@ -67,9 +69,8 @@ def diff_markdown(diff: ReportDiff) -> str:
     return "\n".join(lines)
 
 
-def print_diff(diff: ReportDiff, console: Console) -> None:
-    """One table: every changed or persistent FAIL finding, new first."""
-    console.print(f"[bold]trailcheck diff[/]: {_counts(diff)}")
+def diff_listing(diff: ReportDiff) -> Listing:
+    """Every changed or persistent FAIL finding, new first: one row each, ids whole."""
     rows: list[tuple[str, FindingRef, str]] = []
     rows += [("new", r, "") for r in diff.new_failures]
     rows += [("resolved", r.finding, f"now {r.now}") for r in diff.resolved]
@@ -79,18 +80,26 @@ def print_diff(diff: ReportDiff, console: Console) -> None:
     ]
     changed = {c.finding.fingerprint for c in diff.changed_severity}
     rows += [("persistent", r, "") for r in diff.persistent if r.fingerprint not in changed]
-    if not rows:
-        return
-    grid = Table(show_header=True, header_style="bold", expand=True)
-    for column in ("change", "severity", "rule", "account", "resource / reason"):
-        grid.add_column(column, ratio=1 if column == "resource / reason" else None)
-    style = {"new": "red", "resolved": "green", "severity": "yellow", "persistent": "dim"}
-    for change, ref, note in rows:
-        grid.add_row(
-            f"[{style[change]}]{change}[/]",
-            ref.severity.value,
-            terminal_text(ref.rule_id),
-            terminal_text(ref.account_id),
-            f"{terminal_text(resource_label(ref))}\n[dim]{terminal_text(note or ref.reason)}[/]",
-        )
-    console.print(grid)
+    return Listing(
+        columns=DIFF_COLUMNS,
+        rows=[
+            (
+                change,
+                ref.severity.value,
+                ref.rule_id,
+                ref.account_id,
+                ref.region or "",
+                resource_label(ref),
+                ref.reason + (" (waived)" if ref.waived else ""),
+                note,
+            )
+            for change, ref, note in rows
+        ],
+        keys=frozenset({"change", "severity", "rule", "account"}),
+        title=f"trailcheck diff: {_counts(diff)}",
+    )
+
+
+def print_diff(diff: ReportDiff, console: Console) -> None:
+    """For a terminal: the counts, then every row (a table, or blocks when narrow)."""
+    print_table(diff_listing(diff), console)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trailcheck.model import AccountInfo, Finding, Report, Severity, Status
-from trailcheck.reports._util import control_rollup, fill_placeholders, fix_for
+from trailcheck.reports._util import control_rollup, fill_placeholders, fix_for, incomplete_note
 from trailcheck.rules import frameworks
 
 STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
@@ -70,6 +70,7 @@ class TopIssue:
     severity: str
     failing: int  # accounts with an unwaived FAIL of the rule
     judged: int  # scanned accounts the rule gave a verdict for (not only NOT_APPLICABLE)
+    accounts: tuple[str, ...] = ()  # the failing accounts, sorted (the report links to each)
 
 
 def top_issues(report: Report) -> list[TopIssue]:
@@ -90,6 +91,7 @@ def top_issues(report: Report) -> list[TopIssue]:
             severity=report.rules[rule_id].severity.value if rule_id in report.rules else "",
             failing=len(accounts),
             judged=len(judged[rule_id]),
+            accounts=tuple(sorted(accounts)),
         )
         for rule_id, accounts in failing.items()
     ]
@@ -410,6 +412,9 @@ class HtmlReporter:
             counts={account: _counts(rules) for account, rules in groups},
             expand=len(report.findings) <= self.expand_up_to,
             top_issues=top_issues(report),
+            severities=SEVERITY_ORDER,
+            incomplete=incomplete_note(report),
+            top_issue_links=TOP_ISSUE_LINKS,
             unscanned=unscanned_accounts(report),
             evidence_json=evidence_json,
             findings_json=findings_island(report),
@@ -420,6 +425,11 @@ class HtmlReporter:
             js=env.loader.get_source(env, "report.js")[0],  # type: ignore[union-attr]
         )
 
+
+# Most severe first: how every severity list of the page reads.
+SEVERITY_ORDER = tuple(s.value for s in sorted(Severity, key=lambda s: -s.rank))
+# Accounts a top issue links to inline; the rest are one click away in a <details>.
+TOP_ISSUE_LINKS = 10
 
 # Reports with at most this many findings open every account's findings on load; larger ones
 # render an account's findings when it is opened (or a search or filter asks for them).

@@ -16,6 +16,7 @@ from trailcheck.model import Finding, Report, Status
 from trailcheck.reports._util import (
     controls_text,
     fix_for,
+    incomplete_note,
     related_text,
     resource_label,
     waiver_text,
@@ -56,6 +57,15 @@ class JunitReporter:
                 totals[key] += value
             suite.set("time", "0")
             suite.set("timestamp", timestamp)
+        note = incomplete_note(report)
+        if note:  # an incomplete scan is an error of its own in the CI test view
+            suite = ET.SubElement(root, "testsuite", name="trailcheck", tests="1", errors="1")
+            suite.set("failures", "0")
+            suite.set("skipped", "0")
+            case = ET.SubElement(suite, "testcase", name="scan complete", classname="trailcheck")
+            ET.SubElement(case, "error", message=xml_text(note), type="INCOMPLETE")
+            totals["tests"] += 1
+            totals["errors"] += 1
         for key, value in totals.items():
             root.set(key, str(value))
         root.set("time", "0")

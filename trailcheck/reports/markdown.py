@@ -12,7 +12,13 @@ from typing import ClassVar
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.gate import EXIT_OK, gate, gate_verdict, unjudged_text
 from trailcheck.model import FindingRef, Report, Severity, Status
-from trailcheck.reports._util import printable, resource_label, status_counts, waiver_text
+from trailcheck.reports._util import (
+    incomplete_note,
+    printable,
+    resource_label,
+    status_counts,
+    waiver_text,
+)
 
 ROW_LIMIT = 50
 
@@ -84,6 +90,9 @@ class MarkdownReporter:
             "|" + "---:|" * len(census),
             "| " + " | ".join(str(n) for _, n in census) + " |",
         ]
+        note = incomplete_note(report)
+        if note:
+            lines += ["", f"**{cell(note)}**"]
         unjudged = unjudged_text(report)
         if unjudged:
             lines += ["", f"**{cell(unjudged)}**"]

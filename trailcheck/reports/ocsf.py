@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import Finding, Report, Severity, Status
-from trailcheck.reports._util import SEVERITY_TITLE, fix_for, waiver_text
+from trailcheck.reports._util import SEVERITY_TITLE, fix_for, incomplete_note, waiver_text
 
 OCSF_VERSION = "1.5.0"
 CLASS_UID = 2003  # Compliance Finding
@@ -102,6 +102,7 @@ def _event(report: Report, f: Finding, states: dict[str, str]) -> dict[str, Any]
             "uid": uid,
             "event_code": f.rule_id,
             "profiles": ["cloud"],
+            **({"labels": [note]} if (note := incomplete_note(report)) else {}),
             "product": {
                 "name": "trailcheck",
                 "vendor_name": "trailcheck",

@@ -24,6 +24,7 @@ from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import Finding, Report, RuleInfo, Severity, Status
 from trailcheck.reports._util import (
     controls_text,
+    incomplete_note,
     mapping_text,
     related_text,
     resource_label,
@@ -78,13 +79,7 @@ class SarifReporter:
                     "rules": [_rule(report.rules[r]) for r in rule_ids],
                 }
             },
-            "invocations": [
-                {
-                    "executionSuccessful": True,
-                    "startTimeUtc": _utc(meta.scan_started_at),
-                    "endTimeUtc": _utc(meta.scan_finished_at),
-                }
-            ],
+            "invocations": [_invocation(report)],
             "columnKind": "utf16CodeUnits",
             "results": results,
             "properties": {
@@ -195,3 +190,17 @@ def _problem_severity(severity: Severity) -> str:
 
 def _utc(moment: Any) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _invocation(report: Report) -> dict[str, Any]:
+    """The run's invocation: not successful, with a warning, when a stage was interrupted."""
+    meta = report.metadata
+    note = incomplete_note(report)
+    invocation: dict[str, Any] = {
+        "executionSuccessful": note is None,
+        "startTimeUtc": _utc(meta.scan_started_at),
+        "endTimeUtc": _utc(meta.scan_finished_at),
+    }
+    if note:
+        invocation["toolExecutionNotifications"] = [{"level": "warning", "message": {"text": note}}]
+    return invocation

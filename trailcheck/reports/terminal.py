@@ -7,7 +7,7 @@ from rich.table import Table
 
 from trailcheck.gate import unjudged_text
 from trailcheck.model import Report, Severity, Status
-from trailcheck.reports._util import resource_label, status_counts, terminal_text
+from trailcheck.reports._util import incomplete_note, resource_label, status_counts, terminal_text
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
@@ -36,6 +36,9 @@ def print_summary(report: Report, console: Console, *, limit: int = 30) -> None:
                 else ""
             )
         )
+    note = incomplete_note(report)
+    if note:
+        console.print(f"[yellow]{terminal_text(note)}[/]")
     counts = Table(show_header=True, header_style="bold")
     census = status_counts(report)
     for label, _ in census:

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from rich.console import Console
-from rich.table import Table
 
 from trailcheck.changes.model import ChangeEvent
+from trailcheck.reports.listing import Listing, print_table
 
 TERMINAL_ROWS = 50
 
@@ -36,21 +36,31 @@ def render_html(events: Sequence[ChangeEvent], title: str) -> str:
     return env.get_template("timeline.html.j2").render(events=events, title=title, css=css)
 
 
+def timeline_listing(events: Sequence[ChangeEvent], title: str) -> Listing:
+    """Who, what, when, from where: one row per event, oldest first, times and ARNs whole."""
+    return Listing(
+        columns=("when_utc", "event", "failed", "who", "from", "account", "region", "resources"),
+        rows=[
+            (
+                e.event_time,
+                e.event_name,
+                e.error_code or "",
+                e.who(),
+                e.source_ip or "",
+                e.account_id or "",
+                e.region or "",
+                " ".join(e.resources),
+            )
+            for e in events
+        ],
+        keys=frozenset({"when_utc", "event", "account", "region"}),
+        title=title,
+    )
+
+
 def print_timeline(events: Sequence[ChangeEvent], title: str, console: Console) -> None:
-    """Who, what, when, from where: the newest `TERMINAL_ROWS` events, oldest first."""
+    """The newest `TERMINAL_ROWS` events, oldest first (the files hold them all)."""
     shown = list(events)[-TERMINAL_ROWS:]
-    table = Table(title=title, show_header=True, header_style="bold", expand=True)
-    for column in ("when (UTC)", "what", "who", "from", "account/region", "resources"):
-        table.add_column(column)
-    for e in shown:
-        table.add_row(
-            e.event_time,
-            e.event_name + (f" (failed: {e.error_code})" if e.error_code else ""),
-            e.who(),
-            e.source_ip or "",
-            f"{e.account_id}/{e.region}",
-            ", ".join(e.resources[:3]),
-        )
-    console.print(table)
+    print_table(timeline_listing(shown, title), console)
     if len(events) > len(shown):
         console.print(f"… {len(events) - len(shown)} older event(s) in the JSON Lines file")

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from distributed import Client, WorkerPlugin, as_completed, get_worker
 from distributed.client import FutureCancelledError
 
-from trailcheck.errors import ScanError, UserError
+from trailcheck.errors import ScanError
 from trailcheck.model import Unknown
 from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.executor import AccountEntry, Env, LocalEnv, ShardFailure
@@ -187,7 +187,8 @@ class DaskExecutor:
             try:
                 client = Client(f"tcp://{address}", timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as exc:
-                raise UserError(
+                # not bad input: the scan cannot run (like AWS unreachable), exit 3
+                raise ScanError(
                     f"--executor: cannot reach the Dask scheduler at {address}: {exc}"
                 ) from None
         self.client = client

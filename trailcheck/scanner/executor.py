@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from trailcheck.errors import UserError
+from trailcheck.extras import require_extra
 from trailcheck.scanner.collectors.base import AccountAccess
 from trailcheck.scanner.session import AwsSession, Credentials
 
@@ -35,8 +36,12 @@ def run_all(fn: Callable[[T], R], items: Iterable[T], max_workers: int) -> list[
     work = list(items)
     if max_workers <= 1 or len(work) <= 1:
         return [fn(item) for item in work]
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(work))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(max_workers, len(work)))
+    try:
         return list(pool.map(fn, work))
+    finally:
+        # On Ctrl-C (or a crash) the queued units are dropped, not run to the end first.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ def parse_executor(value: str) -> str:
         address = value[len(DASK_SCHEME) :]
         host, _, port = address.rpartition(":")
         if host and port.isdigit():
+            require_extra("dask", "--executor dask://")  # before any AWS call
             return value
     raise UserError(f"--executor: {value!r} is not 'local' or 'dask://HOST:PORT'")
 
@@ -143,11 +149,6 @@ def open_executor(value: str, profile: str | None = None) -> Executor:
     """The executor an --executor value names (a Dask one connects to its scheduler now)."""
     if parse_executor(value) == LOCAL:
         return LocalExecutor()
-    try:
-        from trailcheck.scanner.dask_executor import DaskExecutor
-    except ImportError:
-        raise UserError(
-            "--executor dask://: Dask is not installed; install it with "
-            "pip install 'trailcheck[dask]'"
-        ) from None
+    from trailcheck.scanner.dask_executor import DaskExecutor
+
     return DaskExecutor(value[len(DASK_SCHEME) :], profile=profile)

@@ -101,7 +101,7 @@
     var d = el("details", "coverage");
     d.open = true;
     add(d, el("summary", "", "Monitoring coverage (CIS metric filters): control × trail → log group → filter → alarm → subscriber, and EventBridge"));
-    var table = el("table", "matrix"), head = el("tr");
+    var table = el("table", "coverage-table"), head = el("tr");
     ["control", "verdict", "trail", "log group", "metric filter", "alarm", "subscriber", "EventBridge"].forEach(function (t) { add(head, el("th", "", t)); });
     add(table, head);
     rows.forEach(function (r) {

@@ -1,0 +1,1 @@
+"""CI integrations: the script behind the GitHub Action (action.yml)."""

@@ -1,0 +1,1 @@
+"""`trailcheck export ...`: send a report's findings where a team already looks (Security Hub)."""

@@ -1,0 +1,1 @@
+"""Migration from other tools' files to trailcheck's (a Prowler mutelist → waivers)."""
