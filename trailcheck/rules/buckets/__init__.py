@@ -1,0 +1,53 @@
+"""The CloudTrail log bucket: exposure, delivery grant, readers, protection, retention, logging.
+
+Every rule judges each bucket a trail writes to once, in the account that owns it, through
+`RuleContext.per_log_bucket`; every trail that writes there is named in the evidence and
+inherits the verdict. A bucket outside the scan gets ERROR with a hint, never PASS.
+
+The rules live by concern in `access`, `protection` and `delivery`; this module re-exports
+them so `load_rules` finds every bucket rule under one module name.
+"""
+
+from trailcheck.rules.buckets.access import (
+    delivery_scoped,
+    log_readers,
+    not_public,
+    public_access_block,
+    public_access_block_account_level,
+    public_access_block_bucket_level,
+    tls_only,
+)
+from trailcheck.rules.buckets.delivery import (
+    access_logging,
+    access_logging_enabled,
+    notifications,
+    separate_account,
+)
+from trailcheck.rules.buckets.protection import (
+    delete_protection,
+    encryption,
+    lifecycle,
+    mfa_delete,
+    object_lock,
+    versioning,
+)
+
+__all__ = [
+    "access_logging",
+    "access_logging_enabled",
+    "delete_protection",
+    "delivery_scoped",
+    "encryption",
+    "lifecycle",
+    "log_readers",
+    "mfa_delete",
+    "not_public",
+    "notifications",
+    "object_lock",
+    "public_access_block",
+    "public_access_block_account_level",
+    "public_access_block_bucket_level",
+    "separate_account",
+    "tls_only",
+    "versioning",
+]
