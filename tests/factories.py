@@ -10,9 +10,12 @@ from typing import Any
 from trailcheck.model import (
     Account,
     AclGrant,
+    BasicEventSelector,
     Bucket,
     BucketAcl,
     BucketEncryption,
+    DataResource,
+    EventSelectors,
     Inventory,
     KeyMetadata,
     KmsKey,
@@ -29,6 +32,17 @@ from trailcheck.model import (
 )
 from trailcheck.scanner.collectors.cloudtrail import DEFAULT_SELECTORS
 
+# All management events plus S3 object and Lambda data events of every resource.
+ALL_DATA_SELECTORS = EventSelectors(
+    basic=(
+        BasicEventSelector(
+            data_resources=(
+                DataResource(type="AWS::S3::Object", values=("arn:aws:s3",)),
+                DataResource(type="AWS::Lambda::Function", values=("arn:aws:lambda",)),
+            )
+        ),
+    )
+)
 SCAN_TIME = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
@@ -308,7 +322,7 @@ def compliant(**trail: Any) -> Inventory:
     from trailcheck.demo.organization import cloudtrail_bucket_policy
     from trailcheck.rules._monitoring import controls
 
-    main = make_trail(**trail)
+    main = make_trail(**({"event_selectors": ALL_DATA_SELECTORS} | trail))
     bucket = f"logs-{ACCOUNT}"
     policy = json.loads(cloudtrail_bucket_policy(bucket, [f"AWSLogs/{ACCOUNT}"], [main.arn]))
     every_block = PublicAccessBlock(
@@ -319,6 +333,8 @@ def compliant(**trail: Any) -> Inventory:
     )
     log_bucket = make_bucket(bucket, policy=policy, account_public_access_block=every_block)
     inventory = make_inventory([main], buckets=[log_bucket])
+    account = inventory.accounts[ACCOUNT].model_copy(update={"bucket_names": (bucket,)})
+    inventory = inventory.model_copy(update={"accounts": {ACCOUNT: account}})
     group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:ct-main:*"
     return with_monitoring(
         inventory,

@@ -336,12 +336,13 @@ def test_monitoring_rules_decide_cis_and_only_relate_to_security_hub(monitoring:
     # Security Hub's CloudWatch.x want the exact CIS text and give members of an organization
     # trail NO_DATA; the rule judges the filters' meaning and follows the organization trail.
     assert "aws-fsbp" not in monitoring.controls
-    cis = {"cis-aws-1.4", "cis-aws-3.0", "cis-aws-5.0"}
+    newer = {"cis-aws-5.0", "cis-aws-6.0", "cis-aws-7.0"}
+    cis = {"cis-aws-1.4", "cis-aws-3.0"} | newer
     decided = set(monitoring.controls)
-    if monitoring.id == "CT.MON.SECURITY_GROUP_CHANGES":  # CIS 5.0 4.10 names one event more
-        assert decided == cis - {"cis-aws-5.0"}
+    if monitoring.id == "CT.MON.SECURITY_GROUP_CHANGES":  # CIS 5.0+ 4.10/5.10 name one more
+        assert decided == cis - newer
     elif monitoring.id == "CT.MON.SECURITY_GROUP_RULE_CHANGES":  # ... which this rule requires
-        assert decided == {"cis-aws-5.0"}
+        assert decided == newer
     else:
         assert decided == cis
     assert decided | (cis & set(monitoring.related_controls)) == cis

@@ -17,6 +17,7 @@ BUILTIN_MODULES = (
     "trailcheck.rules.cloudwatch_logs",
     "trailcheck.rules.buckets",
     "trailcheck.rules.monitoring",
+    "trailcheck.rules.data_events",
 )
 ENTRY_POINT_GROUP = "trailcheck.rules"
 

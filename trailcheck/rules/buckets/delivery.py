@@ -23,6 +23,8 @@ _ACCESS_LOGGING_CONTROLS = {
     "cis-aws-1.4": ("3.6",),
     "cis-aws-3.0": ("3.4",),
     "cis-aws-5.0": ("3.4",),
+    "cis-aws-6.0": ("4.4",),
+    "cis-aws-7.0": ("4.4",),
     "aws-fsbp": ("CloudTrail.7", "S3.9"),
 }
 _ACCESS_LOGGING_RELATED = {"pci-dss-4.0": ("10.2.1.3",), "nist-800-53-r5": ("AU-9",)}
