@@ -42,11 +42,13 @@ def covers_prefix(condition: FieldSelector, prefix: str) -> bool:
 
     `prefix` stands for an unbounded set (every object of a bucket: `arn:aws:s3:::b/`; every
     current and future bucket: `arn:aws:s3:::`). Equals and EndsWith name finitely many or a
-    sparse subset, so only a StartsWith that is a prefix of `prefix` admits them all; any
-    negative operator that some such string meets excludes part of the set.
+    sparse subset, so only a StartsWith that is a prefix of `prefix` (or an empty EndsWith)
+    admits them all; any negative operator that some such string meets excludes part of it.
     """
     positive = condition.equals or condition.starts_with or condition.ends_with
-    if positive and not any(prefix.startswith(p) for p in condition.starts_with):
+    if positive and not (
+        any(prefix.startswith(p) for p in condition.starts_with) or "" in condition.ends_with
+    ):
         return False
     if any(e.startswith(prefix) for e in condition.not_equals):
         return False
