@@ -19,6 +19,8 @@ from trailcheck.model import (
     Inventory,
     KeyMetadata,
     KmsKey,
+    LifecycleRule,
+    LifecycleTransition,
     LoggingTarget,
     LogGroup,
     Notifications,
@@ -331,7 +333,12 @@ def compliant(**trail: Any) -> Inventory:
         block_public_policy=True,
         restrict_public_buckets=True,
     )
-    log_bucket = make_bucket(bucket, policy=policy, account_public_access_block=every_block)
+    archive = LifecycleRule(
+        id="archive", transitions=(LifecycleTransition(storage_class="GLACIER", days=90),)
+    )
+    log_bucket = make_bucket(
+        bucket, policy=policy, account_public_access_block=every_block, lifecycle=(archive,)
+    )
     inventory = make_inventory([main], buckets=[log_bucket])
     account = inventory.accounts[ACCOUNT].model_copy(update={"bucket_names": (bucket,)})
     inventory = inventory.model_copy(update={"accounts": {ACCOUNT: account}})

@@ -369,6 +369,7 @@ class RuleContext:
         evidence: Mapping[str, JsonValue] | None = None,
         severity: Severity | None = None,
         remediation: Remediation | None = None,
+        problems: Sequence[str] = (),
     ) -> Finding:
         """A finding about a log bucket, in its owner account (or `account_id`).
 
@@ -396,6 +397,7 @@ class RuleContext:
             evidence=base | dict(evidence or {}),
             severity=severity,
             remediation=remediation,
+            problems=problems,
         )
 
     def per_log_bucket(

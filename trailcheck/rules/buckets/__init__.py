@@ -24,26 +24,32 @@ from trailcheck.rules.buckets.delivery import (
     separate_account,
 )
 from trailcheck.rules.buckets.protection import (
+    default_encryption_kms,
     delete_protection,
     encryption,
     lifecycle,
+    lifecycle_configured,
     mfa_delete,
     object_lock,
+    object_lock_enabled,
     versioning,
 )
 
 __all__ = [
     "access_logging",
     "access_logging_enabled",
+    "default_encryption_kms",
     "delete_protection",
     "delivery_scoped",
     "encryption",
     "lifecycle",
+    "lifecycle_configured",
     "log_readers",
     "mfa_delete",
     "not_public",
     "notifications",
     "object_lock",
+    "object_lock_enabled",
     "public_access_block",
     "public_access_block_account_level",
     "public_access_block_bucket_level",

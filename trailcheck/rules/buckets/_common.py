@@ -1,14 +1,18 @@
-"""What every bucket rule shares: Public Access Block key names, policy-error and unread-fact
-findings."""
+"""What every bucket rule shares: the one way to emit a per-bucket finding (`judge_each_bucket`),
+Public Access Block key names, policy-error and unread-fact findings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
+
+from pydantic import JsonValue
 
 from trailcheck.model import (
     Bucket,
     Finding,
+    Inventory,
     PublicAccessBlock,
     Status,
     Trail,
@@ -71,3 +75,36 @@ def _unread(
 
 def _refs(refs: Sequence[object]) -> list[str]:
     return [str(r) for r in refs]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a bucket rule decides about one bucket: the rest of the finding is shared."""
+
+    status: Status
+    reason: str
+    evidence: dict[str, JsonValue] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def judge_each_bucket(
+    inventory: Inventory,
+    ctx: RuleContext,
+    needs: tuple[str, ...],
+    decide: Callable[[Bucket], Verdict],
+) -> Iterator[Finding]:
+    """The one way a bucket rule emits its findings: each log bucket once, in its owner
+    account, ERROR for an unreadable fact among `needs`, else `decide(bucket)`'s verdict."""
+
+    def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
+        for need in needs:
+            value = getattr(bucket, need)
+            if isinstance(value, Unknown):
+                yield _unread(ctx, bucket, writers, need.replace("_", " "), value)
+                return
+        v = decide(bucket)
+        yield ctx.for_bucket(
+            bucket, writers, v.status, v.reason, evidence=v.evidence, problems=v.problems
+        )
+
+    yield from ctx.per_log_bucket(inventory, judge, needs=needs)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from trailcheck.model import (
     Bucket,
+    BucketEncryption,
     Finding,
     Inventory,
     LifecycleRule,
@@ -21,9 +22,7 @@ from trailcheck.model import (
     Unknown,
 )
 from trailcheck.rules.base import Remediation, RuleContext, rule
-from trailcheck.rules.buckets._common import (
-    _unread,
-)
+from trailcheck.rules.buckets._common import Verdict, _unread, judge_each_bucket
 
 # ----------------------------------------------------------------------------- protection
 
@@ -556,3 +555,139 @@ def _same_key(a: str, b: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- logging, events
+
+
+# ----------------------------------------------------------------------------- exact tests
+# Security Hub's own tests beside trailcheck's stricter rules above (which only relate).
+
+
+def _lifecycle_configured(bucket: Bucket) -> Verdict:
+    rules = bucket.lifecycle if isinstance(bucket.lifecycle, tuple) else ()
+    enabled = [r.id or "unnamed" for r in rules if r.enabled]
+    evidence: dict[str, JsonValue] = {"enabled_rules": list(enabled), "rules": len(rules)}
+    if enabled:
+        return Verdict(Status.PASS, f"{len(enabled)} enabled lifecycle rule(s)", evidence)
+    why = "no lifecycle configuration" if not rules else "no enabled lifecycle rule"
+    return Verdict(Status.FAIL, why, evidence, ("bucket.no_lifecycle",))
+
+
+@rule(
+    id="CT.BUCKET.LIFECYCLE_CONFIGURED",
+    change_events=(
+        "PutBucketLifecycle",
+        "PutBucketLifecycleConfiguration",
+        "DeleteBucketLifecycle",
+    ),
+    title="The CloudTrail log bucket has a lifecycle configuration (Security Hub test)",
+    severity=Severity.LOW,
+    resource_type="AWS::S3::Bucket",
+    # Decides S3.13 (s3-lifecycle-policy-check): some lifecycle rule is enabled, whatever it
+    # does. CT.BUCKET.LIFECYCLE judges whether the rules keep the logs long enough.
+    controls={"aws-fsbp": ("S3.13",)},
+    related_controls={"nist-800-53-r5": ("AU-11",)},
+    requires={"trails", "buckets"},
+    remediation=Remediation(
+        summary="Add a lifecycle rule (for example a transition of old logs to a colder "
+        "storage class, never an expiration shorter than the retention).",
+        cli="aws s3api put-bucket-lifecycle-configuration --bucket {bucket} "
+        '--lifecycle-configuration \'{"Rules":[{"ID":"archive","Status":"Enabled",'
+        '"Filter":{},"Transitions":[{"Days":90,"StorageClass":"GLACIER"}]}]}\'',
+        terraform='resource "aws_s3_bucket_lifecycle_configuration" "logs" {\n'
+        "  bucket = aws_s3_bucket.logs.id\n"
+        '  rule {\n    id     = "archive"\n    status = "Enabled"\n    filter {}\n'
+        '    transition {\n      days          = 90\n      storage_class = "GLACIER"\n'
+        "    }\n  }\n}",
+    ),
+)
+def lifecycle_configured(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """Security Hub's reading of S3.13: the bucket has an enabled lifecycle rule, so its
+    storage is managed; whether that rule deletes logs too early is CT.BUCKET.LIFECYCLE's."""
+    yield from judge_each_bucket(inventory, ctx, ("lifecycle",), _lifecycle_configured)
+
+
+def _object_lock_enabled(bucket: Bucket) -> Verdict:
+    lock = bucket.object_lock
+    evidence: dict[str, JsonValue] = {
+        "object_lock": lock.model_dump(mode="json") if isinstance(lock, ObjectLock) else None
+    }
+    if isinstance(lock, ObjectLock) and lock.enabled:
+        return Verdict(Status.PASS, "Object Lock is enabled", evidence)
+    return Verdict(Status.FAIL, "Object Lock is not enabled", evidence, ("bucket.no_object_lock",))
+
+
+@rule(
+    id="CT.BUCKET.OBJECT_LOCK_ENABLED",
+    change_events=("PutObjectLockConfiguration",),
+    title="Object Lock is enabled on the CloudTrail log bucket (Security Hub test)",
+    severity=Severity.MEDIUM,
+    resource_type="AWS::S3::Bucket",
+    # Decides S3.15 (s3-bucket-default-lock-enabled): Object Lock enabled, any mode, any or no
+    # default retention. CT.BUCKET.OBJECT_LOCK asks COMPLIANCE mode and the retention.
+    controls={"aws-fsbp": ("S3.15",)},
+    related_controls={"nist-800-53-r5": ("AU-9",)},
+    requires={"trails", "buckets"},
+    remediation=Remediation(
+        summary="Enable Object Lock on the log bucket (and give it a COMPLIANCE default "
+        "retention: see CT.BUCKET.OBJECT_LOCK).",
+        cli="aws s3api put-object-lock-configuration --bucket {bucket} "
+        '--object-lock-configuration \'{"ObjectLockEnabled":"Enabled","Rule":'
+        '{"DefaultRetention":{"Mode":"COMPLIANCE","Days":365}}}\'',
+        terraform='resource "aws_s3_bucket_object_lock_configuration" "logs" {\n'
+        "  bucket = aws_s3_bucket.logs.id\n"
+        '  rule {\n    default_retention {\n      mode = "COMPLIANCE"\n      days = 365\n'
+        "    }\n  }\n}",
+    ),
+)
+def object_lock_enabled(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """Security Hub's reading of S3.15: Object Lock is on. A GOVERNANCE lock or no default
+    retention passes here and fails trailcheck's CT.BUCKET.OBJECT_LOCK."""
+    yield from judge_each_bucket(inventory, ctx, ("object_lock",), _object_lock_enabled)
+
+
+def _kms_encrypted(bucket: Bucket) -> Verdict:
+    enc = bucket.encryption
+    evidence: dict[str, JsonValue] = {
+        "default_encryption": enc.model_dump(mode="json")
+        if isinstance(enc, BucketEncryption)
+        else None
+    }
+    if isinstance(enc, BucketEncryption) and enc.algorithm in ("aws:kms", "aws:kms:dsse"):
+        return Verdict(Status.PASS, f"default encryption is {enc.algorithm}", evidence)
+    what = enc.algorithm if isinstance(enc, BucketEncryption) else "not configured"
+    return Verdict(
+        Status.FAIL,
+        f"default encryption is {what}, not SSE-KMS",
+        evidence,
+        ("bucket.not_kms_encrypted",),
+    )
+
+
+@rule(
+    id="CT.BUCKET.DEFAULT_ENCRYPTION_KMS",
+    change_events=("PutBucketEncryption", "DeleteBucketEncryption"),
+    title="The CloudTrail log bucket's default encryption is SSE-KMS (Security Hub test)",
+    severity=Severity.LOW,
+    resource_type="AWS::S3::Bucket",
+    # Decides S3.17 (s3-default-encryption-kms): the default encryption algorithm is aws:kms
+    # (DSSE-KMS too), whichever key. CT.BUCKET.ENCRYPTION judges the logs' actual encryption.
+    controls={"aws-fsbp": ("S3.17",)},
+    related_controls={"nist-800-53-r5": ("AU-9",)},
+    requires={"trails", "buckets"},
+    remediation=Remediation(
+        summary="Set the bucket's default encryption to SSE-KMS with a customer managed key.",
+        cli="aws s3api put-bucket-encryption --bucket {bucket} "
+        '--server-side-encryption-configuration \'{"Rules":[{"ApplyServerSideEncryptionBy'
+        'Default":{"SSEAlgorithm":"aws:kms","KMSMasterKeyID":"KEY_ARN"},'
+        '"BucketKeyEnabled":true}]}\'',
+        terraform='resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {\n'
+        "  bucket = aws_s3_bucket.logs.id\n"
+        "  rule {\n    apply_server_side_encryption_by_default {\n"
+        '      sse_algorithm     = "aws:kms"\n      kms_master_key_id = aws_kms_key.logs.arn\n'
+        "    }\n  }\n}",
+    ),
+)
+def default_encryption_kms(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """Security Hub's reading of S3.17: the bucket encrypts new objects with KMS by default.
+    CloudTrail's own SSE-KMS (the trail's key) makes the logs KMS-encrypted even on an
+    SSE-S3 bucket, which CT.BUCKET.ENCRYPTION accepts and this test does not."""
+    yield from judge_each_bucket(inventory, ctx, ("encryption",), _kms_encrypted)
