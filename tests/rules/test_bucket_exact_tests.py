@@ -52,3 +52,39 @@ def test_s3_17_fails_sse_s3_although_the_trail_encrypts_its_logs_with_kms() -> N
         "bucket.not_kms_encrypted"
     ]
     assert strict.status is Status.PASS, strict.reason  # the trail's SSE-KMS covers the logs
+
+
+def test_s3_5_passes_the_cis_objects_only_deny_the_strict_rule_fails() -> None:
+    deny_objects = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyHttpObjects",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    control, strict = both(
+        one(policy=deny_objects), buckets.ssl_requests_only, buckets.tls_only, "S3.5"
+    )
+    assert (control, strict) == ("PASS", Status.FAIL)
+
+
+def test_s3_5_fails_a_deny_of_some_actions_only() -> None:
+    some = {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": ["s3:GetObject"],
+                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                "Condition": {"BoolIfExists": {"aws:SecureTransport": ["false"]}},
+            }
+        ]
+    }
+    (finding,) = evaluate(one(policy=some), [buckets.ssl_requests_only]).findings
+    assert finding.status is Status.FAIL and finding.problems == ["bucket.policy_no_tls"]

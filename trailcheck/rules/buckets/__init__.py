@@ -15,6 +15,7 @@ from trailcheck.rules.buckets.access import (
     public_access_block,
     public_access_block_account_level,
     public_access_block_bucket_level,
+    ssl_requests_only,
     tls_only,
 )
 from trailcheck.rules.buckets.delivery import (
@@ -54,6 +55,7 @@ __all__ = [
     "public_access_block_account_level",
     "public_access_block_bucket_level",
     "separate_account",
+    "ssl_requests_only",
     "tls_only",
     "versioning",
 ]

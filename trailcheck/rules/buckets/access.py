@@ -27,10 +27,12 @@ from trailcheck.rules.base import Remediation, RuleContext, rule
 from trailcheck.rules.buckets._common import (
     _PAB_FRAMEWORKS,
     _PAB_KEYS,
+    Verdict,
     _pab,
     _policy_error,
     _refs,
     _unread,
+    judge_each_bucket,
 )
 
 # ----------------------------------------------------------------------------- exposure
@@ -663,3 +665,82 @@ def log_readers(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     yield from ctx.per_log_bucket(
         inventory, judge, needs=("policy", "public_access_block", "account_public_access_block")
     )
+
+
+# ----------------------------------------------------------------------------- exact tests
+
+
+def _listed(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
+
+
+def _ssl_deny_statement(statement: dict[str, Any]) -> bool:
+    """Config's s3-bucket-ssl-requests-only reading: Deny, every principal, every S3 action,
+    when `aws:SecureTransport` is false (Bool or BoolIfExists)."""
+    if statement.get("Effect") != "Deny":
+        return False
+    principal = statement.get("Principal")
+    if principal != "*" and not (
+        isinstance(principal, dict) and "*" in _listed(principal.get("AWS"))
+    ):
+        return False
+    if not {"s3:*", "*"} & {str(a).lower() for a in _listed(statement.get("Action"))}:
+        return False
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return False
+    for operator in ("Bool", "BoolIfExists"):
+        block = condition.get(operator)
+        if isinstance(block, dict):
+            for key, value in block.items():
+                if key.lower() == "aws:securetransport" and any(
+                    str(v).lower() == "false" for v in _listed(value)
+                ):
+                    return True
+    return False
+
+
+def _ssl_requests_only(bucket: Bucket) -> Verdict:
+    policy = bucket.policy if isinstance(bucket.policy, dict) else None
+    if policy is None:
+        return Verdict(Status.FAIL, "no bucket policy", {"policy": None}, ("bucket.policy_no_tls",))
+    statements = [s for s in _listed(policy.get("Statement")) if isinstance(s, dict)]
+    denying = [str(s.get("Sid") or i) for i, s in enumerate(statements) if _ssl_deny_statement(s)]
+    if denying:
+        return Verdict(
+            Status.PASS,
+            "the policy denies every principal all S3 actions without TLS",
+            {"ssl_deny_statements": list(denying)},
+        )
+    return Verdict(
+        Status.FAIL,
+        "no policy statement denies all S3 actions to every principal when "
+        "aws:SecureTransport is false",
+        {"ssl_deny_statements": []},
+        ("bucket.policy_no_tls",),
+    )
+
+
+@rule(
+    id="CT.BUCKET.SSL_REQUESTS_ONLY",
+    change_events=("PutBucketPolicy", "DeleteBucketPolicy"),
+    title="The CloudTrail log bucket's policy denies HTTP requests (Security Hub test)",
+    severity=Severity.MEDIUM,
+    resource_type="AWS::S3::Bucket",
+    # Decides S3.5 (s3-bucket-ssl-requests-only): a Deny statement for principal "*", action
+    # s3:* (or *), conditioned on aws:SecureTransport false, whatever its Resource. The CIS
+    # remediation's objects-only Deny passes here; CT.BUCKET.TLS_ONLY also wants the bucket.
+    controls={"aws-fsbp": ("S3.5",)},
+    related_controls={
+        "cis-aws-1.4": ("2.1.2",),
+        "cis-aws-3.0": ("2.1.1",),
+        "cis-aws-5.0": ("2.1.1",),
+        "nist-800-53-r5": ("AU-9",),
+    },
+    requires={"trails", "buckets"},
+    remediation=tls_only.remediation,
+)
+def ssl_requests_only(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
+    """Security Hub's reading of S3.5: the bucket policy explicitly denies plain-HTTP requests.
+    Whether that Deny covers the bucket as well as its objects is CT.BUCKET.TLS_ONLY's."""
+    yield from judge_each_bucket(inventory, ctx, ("policy",), _ssl_requests_only)
