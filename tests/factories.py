@@ -340,7 +340,9 @@ def compliant(**trail: Any) -> Inventory:
         bucket, policy=policy, account_public_access_block=every_block, lifecycle=(archive,)
     )
     inventory = make_inventory([main], buckets=[log_bucket])
-    account = inventory.accounts[ACCOUNT].model_copy(update={"bucket_names": (bucket,)})
+    account = inventory.accounts[ACCOUNT].model_copy(
+        update={"bucket_names": (bucket,), "public_access_block": every_block}
+    )
     inventory = inventory.model_copy(update={"accounts": {ACCOUNT: account}})
     group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:ct-main:*"
     return with_monitoring(

@@ -472,6 +472,11 @@ class Account(_Frozen):
     regions: tuple[str, ...] | Unknown = ()
     trail_arns: tuple[str, ...] | Unknown = ()  # trails this account's ListTrails shows
     bucket_names: tuple[str, ...] | Unknown | None = None  # ListBuckets; None: not collected
+    # The account-level S3 Public Access Block (s3control), read once in every scanned account
+    # when bucket facts are collected; None: the account has none.
+    public_access_block: PublicAccessBlock | Unknown | None = Field(
+        default_factory=lambda: not_collected("s3control:GetPublicAccessBlock")
+    )
 
 
 class SkippedAccount(_Frozen):

@@ -159,10 +159,14 @@ def test_account_level_rule_paths(value: Any, status: Status, part: str) -> None
     assert finding.status is status and part in finding.reason
 
 
-def test_account_level_rule_is_not_applicable_without_a_log_bucket() -> None:
+def test_s3_1_is_decided_in_an_account_without_a_log_bucket() -> None:
+    # Security Hub judges S3.1 in every account; it used to read NOT_APPLICABLE here.
     inventory = make_inventory([make_trail(s3_bucket_name=None)])
-    [finding] = judge(inventory, buckets.public_access_block_account_level).findings
-    assert finding.status is Status.NOT_APPLICABLE
+    for pab, status in ((None, "FAIL"), (FULL, "PASS")):
+        account = inventory.accounts[ACCOUNT].model_copy(update={"public_access_block": pab})
+        world = inventory.model_copy(update={"accounts": {ACCOUNT: account}})
+        report = judge(world, buckets.public_access_block_account_level)
+        assert verdict(report, "aws-fsbp", "S3.1") == status
 
 
 # ----------------------------------------------------------------------------- S3.20

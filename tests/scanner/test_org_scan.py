@@ -242,7 +242,7 @@ def test_call_count_economy(world: OrgWorld) -> None:
         "s3:GetBucketLogging": 2,
         "s3:GetBucketNotificationConfiguration": 2,
         "s3:GetBucketPolicyStatus": 1,
-        "s3control:GetPublicAccessBlock": 2,
+        "s3control:GetPublicAccessBlock": reachable,
         "s3:GetBucketVersioning": 2,
         "s3:GetBucketEncryption": 2,
         "s3:GetObjectLockConfiguration": 2,

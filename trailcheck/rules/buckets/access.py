@@ -10,6 +10,7 @@ from trailcheck.model import (
     Bucket,
     Finding,
     Inventory,
+    PublicAccessBlock,
     Severity,
     Status,
     Trail,
@@ -241,14 +242,14 @@ def public_access_block_bucket_level(inventory: Inventory, ctx: RuleContext) -> 
 
 @rule(
     id="CT.BUCKET.PUBLIC_ACCESS_BLOCK_ACCOUNT_LEVEL",
-    title="Block Public Access is fully on for the account that owns the CloudTrail log bucket",
+    title="Block Public Access is fully on at account level",
     severity=Severity.MEDIUM,
     resource_type="AWS::::Account",
     # Decides S3.1: it fails an account whose account-level Block Public Access settings are
-    # not all on. Judged for each account that owns a log bucket (read from there).
+    # not all on. Judged in every scanned account (one s3control read each).
     controls={"aws-fsbp": ("S3.1",)},
     related_controls=_PAB_FRAMEWORKS,
-    requires={"trails", "buckets"},
+    requires={"buckets"},
     remediation=Remediation(
         summary="Turn on all four account-level Block Public Access settings of account "
         "{account_id} (check first that no bucket of the account must stay public).",
@@ -263,47 +264,65 @@ def public_access_block_bucket_level(inventory: Inventory, ctx: RuleContext) -> 
 def public_access_block_account_level(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     """The framework reading of account-level Block Public Access (Security Hub S3.1): all
     four settings on for the whole account, so no bucket of it can be made public by a later
-    ACL or policy. One finding per account that owns a CloudTrail log bucket."""
-    done: set[str] = set()
-    partition = inventory.metadata.partition
-
-    def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
-        owner = str(bucket.owner_account_id)
-        if owner in done:
-            return
-        done.add(owner)
-        pab = _pab(bucket.account_public_access_block)
-        off = [aws for aws, _ in _PAB_KEYS if not (pab or {}).get(aws)]
-        buckets = sorted(
+    ACL or policy. One finding per scanned account, whether or not it owns a log bucket."""
+    for account in inventory.reachable_accounts():
+        owner = account.account_id
+        value = _account_pab(inventory, owner)
+        log_buckets = sorted(
             b.name
             for b in inventory.buckets.values()
             if b.owner_account_id == owner and inventory.trails_writing_to(b.name)
         )
+        base = {
+            "account_id": owner,
+            "region": None,
+            "resource_arn": f"arn:{inventory.metadata.partition}:iam::{owner}:root",
+        }
+        if isinstance(value, Unknown):
+            yield ctx.error(
+                **base,
+                reason=f"cannot read the account-level Block Public Access: {value.describe()}",
+                evidence={"account_id": owner, "log_buckets": log_buckets},
+            )
+            continue
+        pab = _pab(value)
+        off = [aws for aws, _ in _PAB_KEYS if not (pab or {}).get(aws)]
         evidence: dict[str, Any] = {
             "account_id": owner,
             "account_public_access_block": pab,
             "off": off,
-            "log_buckets": buckets,
+            "log_buckets": log_buckets,
         }
         if not off:
-            status, reason = (
-                Status.PASS,
-                "all four account-level Block Public Access settings are on",
+            yield ctx.passed(
+                **base,
+                reason="all four account-level Block Public Access settings are on",
+                evidence=evidence,
             )
         elif pab is None:
-            status, reason = Status.FAIL, "the account has no account-level Block Public Access"
+            yield ctx.failed(
+                **base,
+                reason="the account has no account-level Block Public Access",
+                evidence=evidence,
+                problems=["account.public_access_block_off"],
+            )
         else:
-            status, reason = Status.FAIL, f"{', '.join(off)} off at account level"
-        yield ctx.finding(
-            status,
-            account_id=owner,
-            region=None,
-            resource_arn=f"arn:{partition}:iam::{owner}:root",
-            reason=reason,
-            evidence=evidence,
-        )
+            yield ctx.failed(
+                **base,
+                reason=f"{', '.join(off)} off at account level",
+                evidence=evidence,
+                problems=["account.public_access_block_off"],
+            )
 
-    yield from ctx.per_log_bucket(inventory, judge, needs=("account_public_access_block",))
+
+def _account_pab(inventory: Inventory, account_id: str) -> PublicAccessBlock | Unknown | None:
+    """The account's own read; an older snapshot has it only on the buckets it owns."""
+    value = inventory.accounts[account_id].public_access_block
+    if isinstance(value, Unknown) and value.error_code == "NotCollected":
+        for bucket in inventory.buckets.values():
+            if bucket.owner_account_id == account_id:
+                return bucket.account_public_access_block
+    return value
 
 
 @rule(
