@@ -81,6 +81,8 @@ class Setup:
             # Block, read in every entered account)
             "per account": (2 + 2 * ("buckets" in collections)) * self.reachable,
             "cloudtrail:DescribeTrails": len(self.trail_homes),
+            # the trails' tags, with DescribeTrails: per (reader, home region)
+            "cloudtrail:ListTags": len(self.trail_homes) * ("trail_tags" in collections),
             "per trail": 2 * self.trails,
         }
         if "buckets" in collections:

@@ -324,7 +324,13 @@ def compliant(**trail: Any) -> Inventory:
     from trailcheck.demo.organization import cloudtrail_bucket_policy
     from trailcheck.rules._monitoring import controls
 
-    main = make_trail(**({"event_selectors": ALL_DATA_SELECTORS} | trail))
+    good = {
+        "event_selectors": ALL_DATA_SELECTORS,
+        "has_insight_selectors": True,
+        "insight_selectors": ("ApiCallRateInsight", "ApiErrorRateInsight"),
+        "tags": {"owner": "security"},
+    }
+    main = make_trail(**(good | trail))
     bucket = f"logs-{ACCOUNT}"
     policy = json.loads(cloudtrail_bucket_policy(bucket, [f"AWSLogs/{ACCOUNT}"], [main.arn]))
     every_block = PublicAccessBlock(

@@ -140,6 +140,10 @@ class Trail(_Frozen):
     event_selectors: EventSelectors | Unknown
     insight_selectors: tuple[str, ...] | Unknown | None = None
     describe_error: Unknown | None = None  # DescribeTrails failed: the fields above are defaults
+    # ListTags (collection `trail_tags`): key → value, system `aws:` tags included.
+    tags: dict[str, str] | Unknown = Field(
+        default_factory=lambda: not_collected("cloudtrail:ListTags")
+    )
 
     @property
     def kms_key_arn(self) -> str | None:

@@ -232,6 +232,7 @@ def test_call_count_economy(world: OrgWorld) -> None:
         "s3:ListBuckets": reachable,
         # per (owner, home region) with trails; per trail
         "cloudtrail:DescribeTrails": 2,
+        "cloudtrail:ListTags": 2,  # with DescribeTrails: per (reader, home region), 20 a call
         "cloudtrail:GetTrailStatus": 2,
         "cloudtrail:GetEventSelectors": 2,
         # per bucket (10 reads, +1 policy status when it has a policy), per bucket owner

@@ -18,6 +18,7 @@ BUILTIN_MODULES = (
     "trailcheck.rules.buckets",
     "trailcheck.rules.monitoring",
     "trailcheck.rules.data_events",
+    "trailcheck.rules.trail_options",
 )
 ENTRY_POINT_GROUP = "trailcheck.rules"
 

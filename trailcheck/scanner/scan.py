@@ -79,6 +79,7 @@ ALL_COLLECTIONS = frozenset(
         "alarms",
         "sns_topics",
         "event_rules",
+        "trail_tags",
     }
 )
 # Collections that hang off the trails: listing the trails is needed for any of them.
@@ -309,26 +310,27 @@ def _collect_trails(run: _Run, view_of: dict[str, _AccountView]) -> dict[str, Tr
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for arn, (account_id, home) in sorted(reader.items()):
         groups[(account_id, home)].append(arn)
+    tags = "trail_tags" in run.options.collections
     shards = [
-        (run.entries[account_id], home, tuple(groups[(account_id, home)]))
+        (run.entries[account_id], home, tuple(groups[(account_id, home)]), tags)
         for account_id, home in sorted(groups)
     ]
     results = run.stage("trails", _read_trails, shards)
     trails: dict[str, Trail] = {}
-    for (_, home, arns), result in zip(shards, results, strict=True):
+    for (_, home, arns, _), result in zip(shards, results, strict=True):
         if isinstance(result, ShardFailure):
             result = [_undescribed_trail(arn, home, _shard_unknown(result)) for arn in arns]
         trails.update((t.arn, t) for t in result)
     return trails
 
 
-def _read_trails(env: Env, shard: tuple[AccountEntry, str, tuple[str, ...]]) -> list[Trail]:
-    entry, home, arns = shard
+def _read_trails(env: Env, shard: tuple[AccountEntry, str, tuple[str, ...], bool]) -> list[Trail]:
+    entry, home, arns, with_tags = shard
     access = env.access(entry)
     described = cloudtrail.describe_trails(access, home, list(arns))
     if isinstance(described, Unknown):
         return [_undescribed_trail(arn, home, described) for arn in arns]
-    return [
+    trails = [
         cloudtrail.collect_trail(access, described[arn], home)
         if arn in described
         else _undescribed_trail(
@@ -336,6 +338,10 @@ def _read_trails(env: Env, shard: tuple[AccountEntry, str, tuple[str, ...]]) -> 
         )
         for arn in arns
     ]
+    if not with_tags:
+        return trails
+    tags = cloudtrail.list_tags(access, home, [t.arn for t in trails if t.describe_error is None])
+    return [t.model_copy(update={"tags": tags[t.arn]}) if t.arn in tags else t for t in trails]
 
 
 def _undescribed_trail(arn: str, home: str, unknown: Unknown) -> Trail:
@@ -350,6 +356,7 @@ def _undescribed_trail(arn: str, home: str, unknown: Unknown) -> Trail:
         event_selectors=unknown,
         insight_selectors=unknown,
         describe_error=unknown,
+        tags=unknown,
     )
 
 

@@ -69,6 +69,7 @@ def all_collectors() -> tuple[CollectorSpec, ...]:
         ACCOUNT_DISCOVERY,
         regions.SPEC,
         cloudtrail.SPEC,
+        cloudtrail.TAGS_SPEC,
         s3.SPEC,
         kms.SPEC,
         logs.SPEC,
