@@ -97,6 +97,10 @@ class Setup:
         if "event_rules" in collections:
             # EventBridge rules live per region: one ListRules per entered account and region
             bound["events:ListRules"] = self.reachable * regions_scanned
+        if "event_data_stores" in collections:
+            # CloudTrail Lake: one ListEventDataStores per entered account and region (the
+            # generated organizations hold no store, so no GetEventDataStore)
+            bound["cloudtrail:ListEventDataStores"] = self.reachable * regions_scanned
         return bound
 
 

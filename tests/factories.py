@@ -15,6 +15,7 @@ from trailcheck.model import (
     BucketAcl,
     BucketEncryption,
     DataResource,
+    EventDataStore,
     EventSelectors,
     Inventory,
     KeyMetadata,
@@ -300,6 +301,11 @@ def with_monitoring(
                 if (a, r) in alarm_scopes
                 else None,
                 event_rules=tuple(x.arn for x in event_rules if (x.account_id, x.region) == (a, r)),
+                event_data_stores=tuple(
+                    s.arn
+                    for s in inventory.event_data_stores.values()
+                    if (s.account_id, s.region) == (a, r)
+                ),
             )
             for a, r in sorted(scopes)
         ]
@@ -345,7 +351,18 @@ def compliant(**trail: Any) -> Inventory:
     log_bucket = make_bucket(
         bucket, policy=policy, account_public_access_block=every_block, lifecycle=(archive,)
     )
+    store = EventDataStore(
+        arn=f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:eventdatastore/lake",
+        name="lake",
+        account_id=ACCOUNT,
+        region=REGION,
+        status="ENABLED",
+        kms_key_id=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/lake",
+        retention_days=2557,
+        termination_protection=True,
+    )
     inventory = make_inventory([main], buckets=[log_bucket])
+    inventory = inventory.model_copy(update={"event_data_stores": {store.arn: store}})
     account = inventory.accounts[ACCOUNT].model_copy(
         update={"bucket_names": (bucket,), "public_access_block": every_block}
     )

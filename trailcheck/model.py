@@ -435,6 +435,23 @@ class EventRule(_Frozen):
     targets: tuple[EventTarget, ...] | Unknown | None = None
 
 
+class EventDataStore(_Frozen):
+    """A CloudTrail Lake event data store (ListEventDataStores + GetEventDataStore), keyed by
+    ARN and judged in the account that owns it. Facts GetEventDataStore could not give are
+    Unknown."""
+
+    arn: str
+    name: str
+    account_id: str
+    region: str
+    status: str | None = None  # ENABLED, PENDING_DELETION, STOPPED_INGESTION, ...
+    kms_key_id: str | Unknown | None = None  # None: encrypted with a key AWS owns
+    retention_days: int | Unknown | None = None
+    termination_protection: bool | Unknown = False
+    multi_region: bool | None = None
+    organization_enabled: bool | None = None
+
+
 class RegionalListing(_Frozen):
     """Region-wide lists read in one (account, region): the ARNs kept, or why they are unknown.
 
@@ -447,6 +464,8 @@ class RegionalListing(_Frozen):
     region: str
     alarms: tuple[str, ...] | Unknown | None = None
     event_rules: tuple[str, ...] | Unknown | None = None
+    # CloudTrail Lake event data stores the account owns in the region (ListEventDataStores).
+    event_data_stores: tuple[str, ...] | Unknown | None = None
 
 
 class FilterPatternTest(_Frozen):
@@ -521,6 +540,7 @@ class Inventory(_Frozen):
     alarms: dict[str, Alarm] = Field(default_factory=dict)
     sns_topics: dict[str, SnsTopic] = Field(default_factory=dict)
     event_rules: dict[str, EventRule] = Field(default_factory=dict)
+    event_data_stores: dict[str, EventDataStore] = Field(default_factory=dict)
     regional_listings: dict[str, RegionalListing] = Field(default_factory=dict)  # "acct/region"
     # --confirm-filters-with-aws: pattern text → AWS's answer; None when not requested
     filter_tests: dict[str, FilterPatternTest] | None = None

@@ -41,7 +41,12 @@ NOT_REQUESTED = "CT.MON.FILTER_CONFIRMED_BY_AWS"
 MON = {r.id: r for r in monitoring.generated_rules()}
 ROOT = MON["CT.MON.ROOT_USAGE"]
 # Judged from the account's own s3control read, whatever its trails: still decided.
-TRAIL_INDEPENDENT = {"CT.BUCKET.PUBLIC_ACCESS_BLOCK_ACCOUNT_LEVEL"}
+TRAIL_INDEPENDENT = {
+    "CT.BUCKET.PUBLIC_ACCESS_BLOCK_ACCOUNT_LEVEL",
+    "CT.LAKE.CMK_ENCRYPTED",
+    "CT.LAKE.RETENTION",
+    "CT.LAKE.TERMINATION_PROTECTION",
+}
 
 
 def run(rule: Rule, inventory: Inventory, params: dict | None = None) -> list[Finding]:

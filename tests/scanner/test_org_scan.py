@@ -256,6 +256,9 @@ def test_call_count_economy(world: OrgWorld) -> None:
         # (account, scanned region), 5 x 2; no filter publishes a metric, so no alarm read
         "logs:DescribeMetricFilters": 1,
         "events:ListRules": reachable * 2,
+        # CloudTrail Lake: ListEventDataStores per reachable (account, scanned region); no
+        # store, so no GetEventDataStore
+        "cloudtrail:ListEventDataStores": reachable * 2,
     }
     assert aws.client_count <= 12  # one client per (region, service), not per account
 

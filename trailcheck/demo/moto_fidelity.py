@@ -31,6 +31,11 @@ layer — rather than by bending trailcheck's own code:
   registers its public key here. A region with no registered key answers an empty list (AWS
   always has one; this is how a test simulates a key that cannot be found).
 
+* CloudTrail Lake (moto: not implemented): CreateEventDataStore, ListEventDataStores and
+  GetEventDataStore keep event data stores on moto's CloudTrail backend of the (account,
+  region), with AWS's defaults (multi-Region, termination protection on, 2557 days of
+  retention, no KMS key: encrypted with a key AWS owns). See `_lake_patches`.
+
 * CloudTrail event history (moto: none): every call moto serves is recorded as a real-shaped
   CloudTrail record and LookupEvents answers from them (see `moto_event_history`); the
   `EventHistory` is what the `with` block yields.
@@ -138,6 +143,68 @@ def _public_keys_answer(
             if key.valid_from <= end and key.valid_to >= start
         ]
     }
+
+
+_LAKE_DEFAULTS: dict[str, Any] = {
+    "MultiRegionEnabled": True,
+    "OrganizationEnabled": False,
+    "RetentionPeriod": 2557,
+    "TerminationProtectionEnabled": True,
+    "BillingMode": "EXTENDABLE_RETENTION_PRICING",
+}
+
+
+def _lake_patches(stack: ExitStack, cls: Any) -> None:
+    """CloudTrail Lake's event data stores (moto has none), kept per CloudTrail backend."""
+
+    def stores(response: Any) -> dict[str, dict[str, Any]]:
+        backend = response.cloudtrail_backend
+        if not hasattr(backend, "trailcheck_event_data_stores"):
+            backend.trailcheck_event_data_stores = {}
+        found: dict[str, dict[str, Any]] = backend.trailcheck_event_data_stores
+        return found
+
+    def create_event_data_store(self: Any) -> str:
+        params = json.loads(self.body)
+        name = params["Name"]
+        arn = f"arn:aws:cloudtrail:{self.region}:{self.current_account}:eventdatastore/{name}"
+        now = datetime.now(UTC).timestamp()
+        store = {
+            "EventDataStoreArn": arn,
+            "Name": name,
+            "Status": "ENABLED",
+            "AdvancedEventSelectors": params.get("AdvancedEventSelectors", []),
+            "CreatedTimestamp": now,
+            "UpdatedTimestamp": now,
+        }
+        store |= {k: params.get(k, v) for k, v in _LAKE_DEFAULTS.items()}
+        if params.get("KmsKeyId"):
+            store["KmsKeyId"] = params["KmsKeyId"]
+        stores(self)[arn] = store
+        return json.dumps(store)
+
+    def list_event_data_stores(self: Any) -> str:
+        listed = [
+            {k: s[k] for k in ("EventDataStoreArn", "Name", "CreatedTimestamp", "UpdatedTimestamp")}
+            for s in stores(self).values()
+        ]
+        return json.dumps({"EventDataStores": listed})
+
+    def get_event_data_store(self: Any) -> str:
+        wanted = json.loads(self.body).get("EventDataStore", "")
+        for arn, store in stores(self).items():
+            if wanted in (arn, store["Name"], arn.rsplit("/", 1)[-1]):
+                return json.dumps(store)
+        from moto.core.exceptions import JsonRESTError
+
+        raise JsonRESTError("EventDataStoreNotFoundException", f"{wanted} not found")
+
+    for name, fn in (
+        ("create_event_data_store", create_event_data_store),
+        ("list_event_data_stores", list_event_data_stores),
+        ("get_event_data_store", get_event_data_store),
+    ):
+        stack.enter_context(mock.patch.object(cls, name, fn, create=True))
 
 
 @contextmanager
@@ -312,6 +379,7 @@ def faithful_moto(
         patch(mock.patch.object(cls, "get_trail_status", trail_status))
         patch(mock.patch.object(cls, "get_event_selectors", event_selectors))
         patch(mock.patch.object(cls, "list_public_keys", list_public_keys, create=True))
+        _lake_patches(stack, cls)
         patch(mock.patch.object(sts_models.STSBackend, "assume_role", assume_role))
         patch(mock.patch.object(s3_cls, "_bucket_response_put", bucket_put))
         patch(mock.patch.object(s3_cls, "get_bucket_versioning", get_versioning))

@@ -19,6 +19,7 @@ BUILTIN_MODULES = (
     "trailcheck.rules.monitoring",
     "trailcheck.rules.data_events",
     "trailcheck.rules.trail_options",
+    "trailcheck.rules.lake",
 )
 ENTRY_POINT_GROUP = "trailcheck.rules"
 

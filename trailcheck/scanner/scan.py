@@ -34,6 +34,7 @@ from trailcheck.model import (
     Account,
     Alarm,
     Bucket,
+    EventDataStore,
     EventRule,
     FilterPatternTest,
     Inventory,
@@ -52,6 +53,7 @@ from trailcheck.scanner.collectors import (
     cloudwatch,
     events,
     kms,
+    lake,
     logs,
     regions,
     s3,
@@ -80,6 +82,7 @@ ALL_COLLECTIONS = frozenset(
         "sns_topics",
         "event_rules",
         "trail_tags",
+        "event_data_stores",
     }
 )
 # Collections that hang off the trails: listing the trails is needed for any of them.
@@ -181,7 +184,7 @@ def collect(
     scoped = {
         account_id: _scope_regions(view.regions, options) for account_id, view in view_of.items()
     }
-    alarms, topics, event_rules, listings = _collect_monitoring(run, groups, scoped)
+    alarms, topics, event_rules, listings, stores = _collect_monitoring(run, groups, scoped)
     filter_tests = _confirm_filters(run, groups) if options.confirm_filters_with_aws else None
 
     accounts = {}
@@ -226,6 +229,7 @@ def collect(
         alarms=dict(sorted(alarms.items())),
         sns_topics=dict(sorted(topics.items())),
         event_rules=dict(sorted(event_rules.items())),
+        event_data_stores=dict(sorted(stores.items())),
         regional_listings=dict(sorted(listings.items())),
         filter_tests=filter_tests,
     )
@@ -523,6 +527,7 @@ class _RegionalResult:
     listing: RegionalListing
     alarms: list[Alarm]
     rules: list[EventRule]
+    stores: list[EventDataStore]
 
 
 @dataclass(frozen=True)
@@ -533,13 +538,20 @@ class _RegionalShard:
     region: str
     metrics: frozenset[str] | None
     rules: bool
+    lake: bool = False  # read the CloudTrail Lake event data stores here
 
 
 def _collect_monitoring(
     run: _Run,
     groups: dict[str, LogGroup],
     scoped_regions: dict[str, tuple[str, ...] | Unknown],
-) -> tuple[dict[str, Alarm], dict[str, SnsTopic], dict[str, EventRule], dict[str, RegionalListing]]:
+) -> tuple[
+    dict[str, Alarm],
+    dict[str, SnsTopic],
+    dict[str, EventRule],
+    dict[str, RegionalListing],
+    dict[str, EventDataStore],
+]:
     wanted = run.options.collections
     # (account, region) → metric names the trail log groups' filters publish there
     alarm_scopes: dict[tuple[str, str], set[str]] = {}
@@ -548,11 +560,14 @@ def _collect_monitoring(
             if group.account_id in run.entries:
                 scope = alarm_scopes.setdefault((group.account_id, group.region), set())
                 scope |= _filter_metric_names(group)
-    rule_scopes: set[tuple[str, str]] = set()
-    if "event_rules" in wanted:
-        for account_id, regions_in_scope in scoped_regions.items():
-            if isinstance(regions_in_scope, tuple):
-                rule_scopes |= {(account_id, r) for r in regions_in_scope}
+    every_region: set[tuple[str, str]] = {
+        (account_id, r)
+        for account_id, regions_in_scope in scoped_regions.items()
+        if isinstance(regions_in_scope, tuple)
+        for r in regions_in_scope
+    }
+    rule_scopes = every_region if "event_rules" in wanted else set()
+    lake_scopes = every_region if "event_data_stores" in wanted else set()
     shards = [
         _RegionalShard(
             entry=run.entries[account_id],
@@ -561,8 +576,9 @@ def _collect_monitoring(
             if (account_id, region) in alarm_scopes
             else None,
             rules=(account_id, region) in rule_scopes,
+            lake=(account_id, region) in lake_scopes,
         )
-        for account_id, region in sorted(set(alarm_scopes) | rule_scopes)
+        for account_id, region in sorted(set(alarm_scopes) | rule_scopes | lake_scopes)
     ]
     results = [
         _failed_regional(shard, result) if isinstance(result, ShardFailure) else result
@@ -572,6 +588,7 @@ def _collect_monitoring(
     ]
     alarms = {a.arn: a for r in results for a in r.alarms}
     rules = {e.arn: e for r in results for e in r.rules}
+    stores = {s.arn: s for r in results for s in r.stores}
     listings = {f"{r.listing.account_id}/{r.listing.region}": r.listing for r in results}
 
     topic_readers: dict[str, str] = {}
@@ -593,7 +610,7 @@ def _collect_monitoring(
             topic_shards, run.stage("topics", _read_topic, topic_shards), strict=True
         )
     ]
-    return alarms, {t.arn: t for t in topics}, rules, listings
+    return alarms, {t.arn: t for t in topics}, rules, listings, stores
 
 
 def _read_regional(env: Env, shard: _RegionalShard) -> _RegionalResult:
@@ -621,13 +638,23 @@ def _read_regional(env: Env, shard: _RegionalShard) -> _RegionalResult:
         else:
             found_rules = read_rules
             rule_arns = tuple(sorted(r.arn for r in read_rules))
+    store_arns: tuple[str, ...] | Unknown | None = None
+    found_stores: list[EventDataStore] = []
+    if shard.lake:
+        read_stores = lake.collect_event_data_stores(reader, shard.region)
+        if isinstance(read_stores, Unknown):
+            store_arns = read_stores
+        else:
+            found_stores = read_stores
+            store_arns = tuple(sorted(s.arn for s in read_stores))
     listing = RegionalListing(
         account_id=shard.entry.account_id,
         region=shard.region,
         alarms=alarm_arns,
         event_rules=rule_arns,
+        event_data_stores=store_arns,
     )
-    return _RegionalResult(listing, found_alarms, found_rules)
+    return _RegionalResult(listing, found_alarms, found_rules, found_stores)
 
 
 def _failed_regional(shard: _RegionalShard, failure: ShardFailure) -> _RegionalResult:
@@ -637,8 +664,9 @@ def _failed_regional(shard: _RegionalShard, failure: ShardFailure) -> _RegionalR
         region=shard.region,
         alarms=unknown if shard.metrics is not None else None,
         event_rules=unknown if shard.rules else None,
+        event_data_stores=unknown if shard.lake else None,
     )
-    return _RegionalResult(listing, [], [])
+    return _RegionalResult(listing, [], [], [])
 
 
 def _read_topic(env: Env, shard: tuple[str, AccountEntry]) -> SnsTopic:
