@@ -237,6 +237,29 @@ def test_demo_scans_the_sample_organization(
     assert ("CT.BUCKET.LIFECYCLE", "FAIL") in by and ("CT.BUCKET.LIFECYCLE", "PASS") in by
     assert ("CT.BUCKET.MFA_DELETE", "PASS") in by
     assert ("CT.BUCKET.DELIVERY_SCOPED", "FAIL") in by
+    # issue 18's rules: the organization trail records S3 writes (not reads), Lambda, Insights
+    for rule_id in (
+        "CT.ACCOUNT.S3_WRITE_DATA_EVENTS",
+        "CT.ACCOUNT.S3_OBJECT_WRITE_LOGGING",
+        "CT.ACCOUNT.INSIGHTS",
+        "CT.ACCOUNT.LAMBDA_DATA_EVENTS",
+        "CT.ACCOUNT.TRAIL_ENABLED",
+    ):
+        assert (rule_id, "PASS") in by, rule_id
+    for rule_id in ("CT.ACCOUNT.S3_READ_DATA_EVENTS", "CT.ACCOUNT.S3_DATA_EVENTS"):
+        assert (rule_id, "FAIL") in by, rule_id
+    for rule_id in (
+        "CT.TRAIL.TAGGED",
+        "CT.LAKE.CMK_ENCRYPTED",
+        "CT.LAKE.RETENTION",
+        "CT.LAKE.TERMINATION_PROTECTION",
+        "CT.BUCKET.PUBLIC_ACCESS_BLOCK_ACCOUNT_LEVEL",
+        "CT.BUCKET.SSL_REQUESTS_ONLY",
+        "CT.BUCKET.LIFECYCLE_CONFIGURED",
+        "CT.BUCKET.OBJECT_LOCK_ENABLED",
+        "CT.BUCKET.DEFAULT_ENCRYPTION_KMS",
+    ):
+        assert {(rule_id, "PASS"), (rule_id, "FAIL")} <= by, rule_id
     locks = {f["severity"] for f in report["findings"] if f["rule_id"] == "CT.BUCKET.OBJECT_LOCK"}
     assert {"high", "medium"} <= locks  # none (legacy) vs GOVERNANCE 30 days (sandbox)
     # the demo scans with --who: the story's three changes are named in their findings
