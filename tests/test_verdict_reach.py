@@ -106,7 +106,8 @@ def all_wrong() -> Inventory:
         logging=None,
         notifications=denied("s3:GetBucketNotificationConfiguration"),
     )
-    accounts = [make_account(), make_account("222222222222")]
+    # The account lists its bucket, which no trail records data events of.
+    accounts = [make_account(bucket_names=(f"logs-{ACCOUNT}",)), make_account("222222222222")]
     return with_monitoring(make_inventory([trail], accounts, buckets=[bucket]))
 
 
