@@ -97,3 +97,19 @@ def test_cloudtrail_9_tags(tags: object, params: dict, status: Status) -> None:
 def test_cloudtrail_9_bad_parameter_is_a_user_error() -> None:
     with pytest.raises(UserError, match="required_tag_keys"):
         rule_context(trail_options.trail_tagged, {"required_tag_keys": "owner"})
+
+
+def test_required_tag_keys_come_from_the_config_file(tmp_path) -> None:
+    from trailcheck.config import load_config, resolve
+    from trailcheck.rules import load_rules
+
+    path = tmp_path / "trailcheck.toml"
+    path.write_text('[params."CT.TRAIL.TAGGED"]\nrequired_tag_keys = ["owner", "cost-center"]\n')
+    rules = load_rules(include_plugins=False)
+    policy = resolve(load_config(path), rules, path)
+    params = policy.params["CT.TRAIL.TAGGED"]
+    inventory = make_inventory([make_trail(tags={"owner": "sec"})])
+    assert run(trail_options.trail_tagged, inventory, params).status is Status.FAIL
+    path.write_text('[params."CT.TRAIL.TAGGED"]\nrequired_tag_keys = "owner"\n')
+    with pytest.raises(UserError, match="required_tag_keys"):
+        resolve(load_config(path), rules, path)

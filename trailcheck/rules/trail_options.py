@@ -187,8 +187,8 @@ def insights(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
 class TagParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    required_tag_keys: list[str] = Field(
-        default_factory=list,
+    required_tag_keys: tuple[str, ...] = Field(
+        default=(),
         max_length=6,
         description="Tag keys every trail must carry (Security Hub's requiredTagKeys, up to 6). "
         "Empty: at least one tag other than aws: system tags.",
@@ -217,7 +217,7 @@ class TagParams(BaseModel):
 def trail_tagged(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     """Tags say who owns a trail and why it exists; an untagged trail is the one nobody
     notices being stopped or deleted, and tag-based access policies cannot protect it."""
-    required: list[str] = ctx.params.required_tag_keys
+    required: list[str] = list(ctx.params.required_tag_keys)
 
     def judge(trail: Trail) -> Iterator[Finding]:
         if isinstance(trail.tags, Unknown):
