@@ -573,11 +573,7 @@ def _lifecycle_configured(bucket: Bucket) -> Verdict:
 
 @rule(
     id="CT.BUCKET.LIFECYCLE_CONFIGURED",
-    change_events=(
-        "PutBucketLifecycle",
-        "PutBucketLifecycleConfiguration",
-        "DeleteBucketLifecycle",
-    ),
+    change_events=("PutBucketLifecycle", "DeleteBucketLifecycle"),
     title="The CloudTrail log bucket has a lifecycle configuration (Security Hub test)",
     severity=Severity.LOW,
     resource_type="AWS::S3::Bucket",
