@@ -495,6 +495,8 @@ class Account(_Frozen):
     regions: tuple[str, ...] | Unknown = ()
     trail_arns: tuple[str, ...] | Unknown = ()  # trails this account's ListTrails shows
     bucket_names: tuple[str, ...] | Unknown | None = None  # ListBuckets; None: not collected
+    # ListBuckets' BucketRegion, where the endpoint gives it (name → region)
+    bucket_regions: dict[str, str] = Field(default_factory=dict)
     # The account-level S3 Public Access Block (s3control), read once in every scanned account
     # when bucket facts are collected; None: the account has none.
     public_access_block: PublicAccessBlock | Unknown | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import boto3
 import pytest
 from factories import ACCOUNT, REGION, make_account, make_bucket, make_inventory, make_trail
 from hypothesis import given, settings
@@ -26,6 +27,9 @@ from trailcheck.rules import data_events
 from trailcheck.rules._selectors import covers_prefix, matches
 from trailcheck.rules._trails import management_events
 from trailcheck.rules.base import Rule
+from trailcheck.scanner.accounts import current_account
+from trailcheck.scanner.scan import ScanOptions, collect
+from trailcheck.scanner.session import AwsSession
 
 MEMBER = "222222222222"
 BUCKETS = ("app-data", "app-logs")
@@ -411,3 +415,45 @@ def test_management_events_still_read_through_the_same_evaluator() -> None:
         )
     )
     assert management_events(read_only).describe() == "records only read management events"
+
+
+def test_bucket_regions_from_list_buckets_decide_single_region_trails() -> None:
+    trail = make_trail(
+        is_multi_region=False, event_selectors=basic("All", ("AWS::S3::Object", ("arn:aws:s3",)))
+    )
+    inventory = world(trail, buckets=("east", "west"), regions_known=False)
+    account = inventory.accounts[ACCOUNT].model_copy(
+        update={"bucket_regions": {"east": REGION, "west": "eu-west-1"}}
+    )
+    inventory = inventory.model_copy(update={"accounts": {ACCOUNT: account}})
+    (finding,) = evaluate(inventory, [CIS_WRITE]).findings
+    assert finding.status is F and finding.evidence["not_covered"] == ["west"]
+
+
+def test_scanned_from_moto_single_region_trail_misses_the_other_regions_bucket(
+    aws: AwsSession, boto: boto3.Session
+) -> None:
+    s3 = boto.client("s3")
+    s3.create_bucket(Bucket="east-data")
+    boto.client("s3", region_name="eu-west-1").create_bucket(
+        Bucket="west-data", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    ct = boto.client("cloudtrail")
+    ct.create_trail(Name="regional", S3BucketName="east-data")
+    ct.put_event_selectors(
+        TrailName="regional",
+        EventSelectors=[
+            {
+                "ReadWriteType": "WriteOnly",
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+            }
+        ],
+    )
+    ct.start_logging(Name="regional")
+    targets, _ = current_account(aws, REGION)
+    inventory = collect(targets, aws, ScanOptions(regions=(REGION,), max_workers=1))
+    report = evaluate(inventory, [CIS_WRITE, WRITE])
+    found = {f.rule_id: f for f in report.findings}
+    assert found[CIS_WRITE.id].status is F
+    assert found[CIS_WRITE.id].evidence["not_covered"] == ["west-data"]
+    assert found[WRITE.id].status is F  # single-region: never S3.22

@@ -18,6 +18,7 @@ layer — rather than by bending trailcheck's own code:
 * PutBucketVersioning stores MFADelete and GetBucketVersioning returns it (moto: dropped).
 * GetBucketNotificationConfiguration returns EventBridgeConfiguration when it was put (moto:
   stored but not returned).
+* ListBuckets gives each bucket's BucketRegion, as AWS does since 2024 (moto: left out).
 * GetBucketEncryption of a bucket with no explicit configuration returns SSE-S3, as every S3
   bucket has had default encryption since January 2023 (moto: not found).
 * ListSubscriptionsByTopic shows e-mail and HTTP(S) subscriptions as "PendingConfirmation"
@@ -326,6 +327,31 @@ def faithful_moto(
         text = text.replace(end, f"<EventBridgeConfiguration></EventBridgeConfiguration>{end}")
         return status, headers, text
 
+    def all_buckets(self: Any) -> Any:
+        self.data["Action"] = "ListAllMyBuckets"
+        self._authenticate_and_authorize_s3_action()
+        listed = self.backend.list_buckets(
+            prefix=self._get_param("prefix"),
+            bucket_region=self._get_param("bucket-region"),
+            max_buckets=self._get_param("max-buckets"),
+        )
+        self.data["Action"] = "ListBuckets"
+        return self.serialized(
+            s3_responses.ActionResult(
+                {
+                    "Owner": {"ID": "bcaf1ffd86f41161ca5fb16fd081034f", "DisplayName": "webfile"},
+                    "Buckets": [
+                        {
+                            "Name": b.name,
+                            "CreationDate": b.creation_date_ISO8601,
+                            "BucketRegion": b.region_name,
+                        }
+                        for b in listed
+                    ],
+                }
+            )
+        )
+
     def get_encryption(self: Any) -> Any:
         if self.backend.get_bucket_encryption(self.bucket_name):
             return original_get_encryption(self)
@@ -385,6 +411,7 @@ def faithful_moto(
         patch(mock.patch.object(s3_cls, "get_bucket_versioning", get_versioning))
         patch(mock.patch.object(s3_cls, "get_bucket_notification", get_notification))
         patch(mock.patch.object(s3_cls, "get_bucket_encryption", get_encryption))
+        patch(mock.patch.object(s3_cls, "all_buckets", all_buckets))
         patch(
             mock.patch.object(
                 sns_responses.SNSResponse,

@@ -366,7 +366,8 @@ def _bucket_covered(
     only a single-region trail names it and the bucket's region is not known)."""
     prefix = f"arn:{partition}:s3:::{name}/"
     bucket = inventory.buckets.get(name)
-    region = bucket.region if bucket is not None else None
+    owner = next((a for a in inventory.accounts.values() if name in a.bucket_regions), None)
+    region = owner.bucket_regions[name] if owner else (bucket.region if bucket else None)
     unsure = ""
     for trail in trails:
         if isinstance(trail.event_selectors, Unknown):

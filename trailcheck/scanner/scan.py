@@ -130,6 +130,7 @@ class _AccountView:
     regions: tuple[str, ...] | Unknown
     trails: dict[str, str] | Unknown  # ARN → home region
     bucket_names: tuple[str, ...] | Unknown | None
+    bucket_regions: dict[str, str] = field(default_factory=dict)
 
 
 def collect(
@@ -201,6 +202,7 @@ def collect(
             if view and isinstance(view.trails, dict)
             else (view.trails if view else ()),
             bucket_names=view.bucket_names if view else None,
+            bucket_regions=view.bucket_regions if view else {},
             **(
                 {"public_access_block": account_pabs[target.account_id]}
                 if target.account_id in account_pabs
@@ -288,8 +290,17 @@ def _view(env: Env, shard: tuple[AccountEntry, ScanOptions]) -> _AccountView:
     trail_map: dict[str, str] | Unknown = {}
     if wanted & _TRAIL_DEPENDENT:
         trail_map = cloudtrail.list_trails(access, options.api_region)
-    names = s3.list_bucket_names(access) if "buckets" in wanted else None
-    return _AccountView(regions=enabled, trails=trail_map, bucket_names=names)
+    if "buckets" not in wanted:
+        return _AccountView(regions=enabled, trails=trail_map, bucket_names=None)
+    listed = s3.list_buckets(access)
+    if isinstance(listed, Unknown):
+        return _AccountView(regions=enabled, trails=trail_map, bucket_names=listed)
+    return _AccountView(
+        regions=enabled,
+        trails=trail_map,
+        bucket_names=tuple(sorted(listed)),
+        bucket_regions={name: region for name, region in sorted(listed.items()) if region},
+    )
 
 
 def _failed_view(failure: ShardFailure, options: ScanOptions) -> _AccountView:
