@@ -95,12 +95,16 @@ def _judge_account(
             continue
         judged = [trail_data(t, resource_type, prefix) for t in trails]
         evidence = {"trails": [j.evidence() for j in judged]}
-        counted = [j for j in judged if not j.problems and not j.unknowns and j.coverage]
+        counted = [
+            (j.trail, j.coverage)
+            for j in judged
+            if not j.problems and not j.unknowns and j.coverage
+        ]
         by: dict[Kind, list[str]] = {
             kind: [
-                f"{j.trail.arn}: {label}"
-                for j in counted
-                for label in (j.coverage.read if kind == "read" else j.coverage.write)  # type: ignore[union-attr]
+                f"{trail.arn}: {label}"
+                for trail, coverage in counted
+                for label in getattr(coverage, kind)
             ]
             for kind in kinds
         }
@@ -331,7 +335,9 @@ def _cis_per_bucket(inventory: Inventory, ctx: RuleContext, kind: Kind) -> Itera
                 uncovered.append(name)
         evidence = {
             "buckets": len(names),
-            "covered": covered,
+            # which trail and selector covers each bucket (the first 50 shown)
+            "covered": dict(list(covered.items())[:50]),
+            "covered_count": len(covered),
             "not_covered": uncovered,
             "trails": [t.arn for t in trails],
         }
