@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydantic import JsonValue
+
 from trailcheck.model import (
     Bucket,
     Finding,
     Inventory,
+    LoggingTarget,
     Severity,
     Status,
     Trail,
     Unknown,
 )
 from trailcheck.rules.base import Remediation, RuleContext, rule
-from trailcheck.rules.buckets._common import (
-    _unread,
-)
+from trailcheck.rules.buckets._common import Verdict, _unread, judge_each_bucket
 
 _ACCESS_LOGGING_CONTROLS = {
     "cis-aws-1.4": ("3.6",),
@@ -58,23 +59,17 @@ def access_logging_enabled(inventory: Inventory, ctx: RuleContext) -> Iterator[F
     on. Where the access logs go (another bucket, not the log bucket itself) is judged by
     CT.BUCKET.ACCESS_LOGGING."""
 
-    def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
-        target = bucket.logging
-        evidence = {"logging": target.model_dump(mode="json") if target else None}  # type: ignore[union-attr]
-        if target is None:
-            yield ctx.for_bucket(
-                bucket, writers, Status.FAIL, "server access logging is disabled", evidence=evidence
-            )
-        else:
-            yield ctx.for_bucket(
-                bucket,
-                writers,
-                Status.PASS,
-                f"server access logging is enabled (to {target.target_bucket})",  # type: ignore[union-attr]
-                evidence=evidence,
-            )
+    yield from judge_each_bucket(inventory, ctx, ("logging",), _logging_enabled)
 
-    yield from ctx.per_log_bucket(inventory, judge, needs=("logging",))
+
+def _logging_enabled(bucket: Bucket) -> Verdict:
+    target = bucket.logging if isinstance(bucket.logging, LoggingTarget) else None
+    evidence: dict[str, JsonValue] = {"logging": target.model_dump(mode="json") if target else None}
+    if target is None:
+        return Verdict(Status.FAIL, "server access logging is disabled", evidence)
+    return Verdict(
+        Status.PASS, f"server access logging is enabled (to {target.target_bucket})", evidence
+    )
 
 
 @rule(

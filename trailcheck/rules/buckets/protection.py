@@ -20,6 +20,7 @@ from trailcheck.model import (
     Status,
     Trail,
     Unknown,
+    Versioning,
 )
 from trailcheck.rules.base import Remediation, RuleContext, rule
 from trailcheck.rules.buckets._common import Verdict, _unread, judge_each_bucket
@@ -53,23 +54,16 @@ def versioning(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
     erases the evidence. Versioning keeps every earlier version (and is required for MFA
     Delete and Object Lock)."""
 
-    def judge(bucket: Bucket, writers: list[Trail]) -> Iterator[Finding]:
-        if isinstance(bucket.versioning, Unknown):
-            yield _unread(ctx, bucket, writers, "versioning", bucket.versioning)
-            return
-        status = bucket.versioning.status
-        evidence = {"Status": status}
-        if status == "Enabled":
-            yield ctx.for_bucket(
-                bucket, writers, Status.PASS, "versioning is enabled", evidence=evidence
-            )
-        else:
-            state = "suspended" if status == "Suspended" else "never enabled"
-            yield ctx.for_bucket(
-                bucket, writers, Status.FAIL, f"versioning is {state}", evidence=evidence
-            )
+    yield from judge_each_bucket(inventory, ctx, ("versioning",), _versioning)
 
-    yield from ctx.per_log_bucket(inventory, judge, needs=("versioning",))
+
+def _versioning(bucket: Bucket) -> Verdict:
+    status = bucket.versioning.status if isinstance(bucket.versioning, Versioning) else None
+    evidence: dict[str, JsonValue] = {"Status": status}
+    if status == "Enabled":
+        return Verdict(Status.PASS, "versioning is enabled", evidence)
+    state = "suspended" if status == "Suspended" else "never enabled"
+    return Verdict(Status.FAIL, f"versioning is {state}", evidence)
 
 
 class RetentionParams(BaseModel):
