@@ -33,7 +33,6 @@ from trailcheck.model import (
     Unknown,
     Versioning,
 )
-from trailcheck.scanner.collectors.cloudtrail import DEFAULT_SELECTORS
 
 # All management events plus S3 object and Lambda data events of every resource.
 ALL_DATA_SELECTORS = EventSelectors(
@@ -81,7 +80,11 @@ def make_trail(name: str = "main", account_id: str = ACCOUNT, **overrides: Any) 
             f"arn:aws:logs:{region}:{account_id}:log-group:ct-{name}:*"
         ),
         "status": make_status(),
-        "event_selectors": DEFAULT_SELECTORS,
+        # every management event, S3 object and Lambda data events; both Insights; a tag
+        "event_selectors": ALL_DATA_SELECTORS,
+        "has_insight_selectors": True,
+        "insight_selectors": ("ApiCallRateInsight", "ApiErrorRateInsight"),
+        "tags": {"owner": "security"},
     }
     return Trail(**(values | overrides))
 
@@ -330,13 +333,7 @@ def compliant(**trail: Any) -> Inventory:
     from trailcheck.demo.organization import cloudtrail_bucket_policy
     from trailcheck.rules._monitoring import controls
 
-    good = {
-        "event_selectors": ALL_DATA_SELECTORS,
-        "has_insight_selectors": True,
-        "insight_selectors": ("ApiCallRateInsight", "ApiErrorRateInsight"),
-        "tags": {"owner": "security"},
-    }
-    main = make_trail(**(good | trail))
+    main = make_trail(**trail)
     bucket = f"logs-{ACCOUNT}"
     policy = json.loads(cloudtrail_bucket_policy(bucket, [f"AWSLogs/{ACCOUNT}"], [main.arn]))
     every_block = PublicAccessBlock(

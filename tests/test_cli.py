@@ -49,6 +49,19 @@ def good_account(boto: boto3.Session) -> None:
     kms = boto.client("kms")
     key = kms.create_key()["KeyMetadata"]["Arn"]
     kms.enable_key_rotation(KeyId=key)
+    s3.put_bucket_encryption(  # Security Hub S3.17: SSE-KMS by default
+        Bucket="acct-trail-logs",
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key,
+                    }
+                }
+            ]
+        },
+    )
     boto.client("logs").create_log_group(logGroupName="ct")
     ct = boto.client("cloudtrail")
     ct.create_trail(
@@ -61,6 +74,44 @@ def good_account(boto: boto3.Session) -> None:
         CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/ct",
     )
     ct.start_logging(Name="main")
+    # All management events, S3 object and Lambda data events; both Insights; a tag.
+    ct.put_event_selectors(
+        TrailName="main",
+        EventSelectors=[
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": True,
+                "DataResources": [
+                    {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]},
+                    {"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]},
+                ],
+            }
+        ],
+    )
+    ct.put_insight_selectors(
+        TrailName="main",
+        InsightSelectors=[
+            {"InsightType": "ApiCallRateInsight"},
+            {"InsightType": "ApiErrorRateInsight"},
+        ],
+    )
+    ct.add_tags(
+        ResourceId="arn:aws:cloudtrail:us-east-1:123456789012:trail/main",
+        TagsList=[{"Key": "owner", "Value": "security"}],
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="acct-trail-logs",
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "archive",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}],
+                }
+            ]
+        },
+    )
     add_cis_monitoring(boto, "ct")  # CIS metric filters, alarms, a confirmed SNS subscriber
 
 

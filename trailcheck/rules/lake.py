@@ -15,8 +15,8 @@ Judge = Callable[[EventDataStore], tuple[Status, str, dict[str, JsonValue], tupl
 
 
 def per_event_data_store(inventory: Inventory, ctx: RuleContext, judge: Judge) -> Iterator[Finding]:
-    """`judge` each store a reachable account owns; NOT_APPLICABLE for an account that owns
-    none in any scanned region; ERROR where a region's list was not read."""
+    """`judge` each store a reachable account owns; ERROR in each scanned region whose list
+    could not be read; NOT_APPLICABLE for an account that owns none in the regions read."""
     for account in inventory.reachable_accounts():
         owned = sorted(
             (s for s in inventory.event_data_stores.values() if s.account_id == account.account_id),
@@ -33,37 +33,47 @@ def per_event_data_store(inventory: Inventory, ctx: RuleContext, judge: Judge) -
                 evidence={"event_data_store": store.arn, **evidence},
                 problems=problems,
             )
-        unread = _unread_regions(inventory, account.account_id, account.regions)
-        if unread:
+        if isinstance(account.regions, Unknown):
             yield ctx.for_account(
                 inventory,
                 account.account_id,
                 Status.ERROR,
-                f"cannot list the event data stores: {unread[0]}",
-                evidence={"unread": list(unread)},
+                f"cannot tell which regions hold stores: {account.regions.describe()}",
             )
-        elif not owned:
+            continue
+        unread = _unread_regions(inventory, account.account_id, account.regions)
+        for region, why in unread.items():  # an ERROR where the list is unknown, never N/A
+            yield ctx.finding(
+                Status.ERROR,
+                account_id=account.account_id,
+                region=region,
+                resource_arn=f"arn:{inventory.metadata.partition}:iam::{account.account_id}:root",
+                resource_type="AWS::::Account",
+                reason=f"cannot list the event data stores in {region}: {why}",
+            )
+        read = [r for r in account.regions if r not in unread]
+        if not owned and read:
             yield ctx.for_account(
                 inventory,
                 account.account_id,
                 Status.NOT_APPLICABLE,
-                "the account owns no CloudTrail Lake event data store in the scanned regions",
+                "the account owns no CloudTrail Lake event data store in the regions read",
+                evidence={"regions_read": read, "regions_unread": sorted(unread)},
             )
 
 
 def _unread_regions(
-    inventory: Inventory, account_id: str, regions: tuple[str, ...] | Unknown
-) -> list[str]:
-    if isinstance(regions, Unknown):
-        return [f"its regions: {regions.describe()}"]
-    unread = []
+    inventory: Inventory, account_id: str, regions: tuple[str, ...]
+) -> dict[str, str]:
+    """Scanned region → why its store list is unknown."""
+    unread = {}
     for region in regions:
         listing = inventory.regional_listing(account_id, region)
         stores = listing.event_data_stores if listing else None
         if isinstance(stores, Unknown):
-            unread.append(f"{region}: {stores.describe()}")
+            unread[region] = stores.describe()
         elif stores is None:
-            unread.append(f"{region}: cloudtrail:ListEventDataStores not read")
+            unread[region] = "cloudtrail:ListEventDataStores not read"
     return unread
 
 
