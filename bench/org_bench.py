@@ -68,7 +68,6 @@ class Setup:
     customer_keys: int = 0
     log_groups: int = 0
     buckets_with_policy: int = 0
-    bucket_owners: int = 0
     # SCPs and RCPs of the organization: moto makes FullAWSAccess and RCPFullAWSAccess
     org_policies: int = 2
 
@@ -80,14 +79,17 @@ class Setup:
             + sum(max(1, math.ceil(ous / PAGE)) for ous, _ in parents)
             + sum(max(1, math.ceil(accounts / PAGE)) for _, accounts in parents),
             "sts:AssumeRole": self.active - 1,
-            "per account": (2 + ("buckets" in collections)) * self.reachable,
+            # DescribeRegions, ListTrails (, ListBuckets and the account-level Public Access
+            # Block, read in every entered account)
+            "per account": (2 + 2 * ("buckets" in collections)) * self.reachable,
             "cloudtrail:DescribeTrails": len(self.trail_homes),
+            # the trails' tags, with DescribeTrails: per (reader, home region)
+            "cloudtrail:ListTags": len(self.trail_homes) * ("trail_tags" in collections),
             "per trail": 2 * self.trails,
         }
         if "buckets" in collections:
-            # 10 reads per bucket, policy status where there is a policy, and the account
-            # Public Access Block once per bucket-owning account
-            bound["per bucket"] = 10 * self.buckets + self.buckets_with_policy + self.bucket_owners
+            # 10 reads per bucket, policy status where there is a policy
+            bound["per bucket"] = 10 * self.buckets + self.buckets_with_policy
         if "kms_keys" in collections:
             bound["per KMS key"] = 2 * self.customer_keys
         if "key_policies" in collections:
@@ -104,6 +106,10 @@ class Setup:
         if "event_rules" in collections:
             # EventBridge rules live per region: one ListRules per entered account and region
             bound["events:ListRules"] = self.reachable * regions_scanned
+        if "event_data_stores" in collections:
+            # CloudTrail Lake: one ListEventDataStores per entered account and region (the
+            # generated organizations hold no store, so no GetEventDataStore)
+            bound["cloudtrail:ListEventDataStores"] = self.reachable * regions_scanned
         return bound
 
 
@@ -193,7 +199,7 @@ def build_organization(endpoint: str, n: int) -> Setup:
     ct.start_logging(Name="org-trail")
     setup.trail_homes.add((management, REGION))
     setup.trails, setup.buckets, setup.customer_keys, setup.log_groups = 1, 1, 1, 1
-    setup.buckets_with_policy, setup.bucket_owners = 1, 1
+    setup.buckets_with_policy = 1
 
     suspended = create("closed", "Sandbox") if n >= 3 else None
     if suspended:
@@ -213,7 +219,6 @@ def build_organization(endpoint: str, n: int) -> Setup:
             setup.trail_homes.add((account_id, REGION))
             setup.trails += 1
             setup.buckets += 1
-            setup.bucket_owners += 1
         elif i % 10 == 3:
             session = enter(account_id)
             home = "eu-west-1"

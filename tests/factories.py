@@ -10,13 +10,19 @@ from typing import Any
 from trailcheck.model import (
     Account,
     AclGrant,
+    BasicEventSelector,
     Bucket,
     BucketAcl,
     BucketEncryption,
     IamAuthorization,
+    DataResource,
+    EventDataStore,
+    EventSelectors,
     Inventory,
     KeyMetadata,
     KmsKey,
+    LifecycleRule,
+    LifecycleTransition,
     LoggingTarget,
     LogGroup,
     Notifications,
@@ -28,8 +34,18 @@ from trailcheck.model import (
     Unknown,
     Versioning,
 )
-from trailcheck.scanner.collectors.cloudtrail import DEFAULT_SELECTORS
 
+# All management events plus S3 object and Lambda data events of every resource.
+ALL_DATA_SELECTORS = EventSelectors(
+    basic=(
+        BasicEventSelector(
+            data_resources=(
+                DataResource(type="AWS::S3::Object", values=("arn:aws:s3",)),
+                DataResource(type="AWS::Lambda::Function", values=("arn:aws:lambda",)),
+            )
+        ),
+    )
+)
 SCAN_TIME = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
@@ -65,7 +81,11 @@ def make_trail(name: str = "main", account_id: str = ACCOUNT, **overrides: Any) 
             f"arn:aws:logs:{region}:{account_id}:log-group:ct-{name}:*"
         ),
         "status": make_status(),
-        "event_selectors": DEFAULT_SELECTORS,
+        # every management event, S3 object and Lambda data events; both Insights; a tag
+        "event_selectors": ALL_DATA_SELECTORS,
+        "has_insight_selectors": True,
+        "insight_selectors": ("ApiCallRateInsight", "ApiErrorRateInsight"),
+        "tags": {"owner": "security"},
     }
     return Trail(**(values | overrides))
 
@@ -310,6 +330,11 @@ def with_monitoring(
                 if (a, r) in alarm_scopes
                 else None,
                 event_rules=tuple(x.arn for x in event_rules if (x.account_id, x.region) == (a, r)),
+                event_data_stores=tuple(
+                    s.arn
+                    for s in inventory.event_data_stores.values()
+                    if (s.account_id, s.region) == (a, r)
+                ),
             )
             for a, r in sorted(scopes)
         ]
@@ -344,8 +369,28 @@ def compliant(**trail: Any) -> Inventory:
         block_public_policy=True,
         restrict_public_buckets=True,
     )
-    log_bucket = make_bucket(bucket, policy=policy, account_public_access_block=every_block)
+    archive = LifecycleRule(
+        id="archive", transitions=(LifecycleTransition(storage_class="GLACIER", days=90),)
+    )
+    log_bucket = make_bucket(
+        bucket, policy=policy, account_public_access_block=every_block, lifecycle=(archive,)
+    )
+    store = EventDataStore(
+        arn=f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:eventdatastore/lake",
+        name="lake",
+        account_id=ACCOUNT,
+        region=REGION,
+        status="ENABLED",
+        kms_key_id=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/lake",
+        retention_days=2557,
+        termination_protection=True,
+    )
     inventory = make_inventory([main], buckets=[log_bucket])
+    inventory = inventory.model_copy(update={"event_data_stores": {store.arn: store}})
+    account = inventory.accounts[ACCOUNT].model_copy(
+        update={"bucket_names": (bucket,), "public_access_block": every_block}
+    )
+    inventory = inventory.model_copy(update={"accounts": {ACCOUNT: account}})
     group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:ct-main:*"
     return with_monitoring(
         inventory,

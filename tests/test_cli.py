@@ -49,6 +49,19 @@ def good_account(boto: boto3.Session) -> None:
     kms = boto.client("kms")
     key = kms.create_key()["KeyMetadata"]["Arn"]
     kms.enable_key_rotation(KeyId=key)
+    s3.put_bucket_encryption(  # Security Hub S3.17: SSE-KMS by default
+        Bucket="acct-trail-logs",
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key,
+                    }
+                }
+            ]
+        },
+    )
     boto.client("logs").create_log_group(logGroupName="ct")
     ct = boto.client("cloudtrail")
     ct.create_trail(
@@ -61,6 +74,44 @@ def good_account(boto: boto3.Session) -> None:
         CloudWatchLogsRoleArn="arn:aws:iam::123456789012:role/ct",
     )
     ct.start_logging(Name="main")
+    # All management events, S3 object and Lambda data events; both Insights; a tag.
+    ct.put_event_selectors(
+        TrailName="main",
+        EventSelectors=[
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": True,
+                "DataResources": [
+                    {"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]},
+                    {"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]},
+                ],
+            }
+        ],
+    )
+    ct.put_insight_selectors(
+        TrailName="main",
+        InsightSelectors=[
+            {"InsightType": "ApiCallRateInsight"},
+            {"InsightType": "ApiErrorRateInsight"},
+        ],
+    )
+    ct.add_tags(
+        ResourceId="arn:aws:cloudtrail:us-east-1:123456789012:trail/main",
+        TagsList=[{"Key": "owner", "Value": "security"}],
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="acct-trail-logs",
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "archive",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}],
+                }
+            ]
+        },
+    )
     add_cis_monitoring(boto, "ct")  # CIS metric filters, alarms, a confirmed SNS subscriber
 
 
@@ -237,6 +288,29 @@ def test_demo_scans_the_sample_organization(
     assert ("CT.BUCKET.LIFECYCLE", "FAIL") in by and ("CT.BUCKET.LIFECYCLE", "PASS") in by
     assert ("CT.BUCKET.MFA_DELETE", "PASS") in by
     assert ("CT.BUCKET.DELIVERY_SCOPED", "FAIL") in by
+    # issue 18's rules: the organization trail records S3 writes (not reads), Lambda, Insights
+    for rule_id in (
+        "CT.ACCOUNT.S3_WRITE_DATA_EVENTS",
+        "CT.ACCOUNT.S3_OBJECT_WRITE_LOGGING",
+        "CT.ACCOUNT.INSIGHTS",
+        "CT.ACCOUNT.LAMBDA_DATA_EVENTS",
+        "CT.ACCOUNT.TRAIL_ENABLED",
+    ):
+        assert (rule_id, "PASS") in by, rule_id
+    for rule_id in ("CT.ACCOUNT.S3_READ_DATA_EVENTS", "CT.ACCOUNT.S3_DATA_EVENTS"):
+        assert (rule_id, "FAIL") in by, rule_id
+    for rule_id in (
+        "CT.TRAIL.TAGGED",
+        "CT.LAKE.CMK_ENCRYPTED",
+        "CT.LAKE.RETENTION",
+        "CT.LAKE.TERMINATION_PROTECTION",
+        "CT.BUCKET.PUBLIC_ACCESS_BLOCK_ACCOUNT_LEVEL",
+        "CT.BUCKET.SSL_REQUESTS_ONLY",
+        "CT.BUCKET.LIFECYCLE_CONFIGURED",
+        "CT.BUCKET.OBJECT_LOCK_ENABLED",
+        "CT.BUCKET.DEFAULT_ENCRYPTION_KMS",
+    ):
+        assert {(rule_id, "PASS"), (rule_id, "FAIL")} <= by, rule_id
     locks = {f["severity"] for f in report["findings"] if f["rule_id"] == "CT.BUCKET.OBJECT_LOCK"}
     assert {"high", "medium"} <= locks  # none (legacy) vs GOVERNANCE 30 days (sandbox)
     # the demo scans with --who: the story's three changes are named in their findings

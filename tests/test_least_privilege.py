@@ -45,7 +45,6 @@ NO_VERDICT_DEPENDS = {
     "events:ListTargetsByRule": "EventBridge coverage does not satisfy a CIS control by default",
     "s3:GetBucketLocation": "the bucket is then read through the us-east-1 endpoint (botocore "
     "follows S3's redirects); its findings lose only their region",
-    "cloudtrail:GetInsightSelectors": "insight selectors are evidence only: no rule judges them",
 }
 
 

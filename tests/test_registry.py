@@ -23,7 +23,7 @@ def test_builtin_modules_list_every_rule_module() -> None:
     found = {
         f"trailcheck.rules.{m.name}"
         for m in pkgutil.iter_modules(rules_package.__path__)
-        if not m.name.startswith("_") and m.name != "base" and not m.ispkg
+        if not m.name.startswith("_") and m.name != "base"
     }
     assert set(BUILTIN_MODULES) == found
 

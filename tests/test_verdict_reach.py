@@ -35,6 +35,7 @@ from trailcheck.model import FilterPatternTest, Inventory, Status, Versioning
 from trailcheck.rules import _filter_pattern as fp
 from trailcheck.rules import load_rules
 from trailcheck.rules._monitoring import controls
+from trailcheck.scanner.collectors.cloudtrail import DEFAULT_SELECTORS
 
 RULES = load_rules(include_plugins=False)
 VERDICTS = (Status.PASS, Status.FAIL, Status.ERROR)
@@ -89,6 +90,10 @@ def all_wrong() -> Inventory:
         kms_key_id=None,
         cloudwatch_logs_log_group_arn=None,
         status=make_status(is_logging=False, latest_delivery_error="AccessDenied"),
+        event_selectors=DEFAULT_SELECTORS,  # management events only: no data events
+        has_insight_selectors=False,
+        insight_selectors=None,
+        tags={},
     )
     public = {
         "Version": "2012-10-17",
@@ -107,7 +112,8 @@ def all_wrong() -> Inventory:
         logging=None,
         notifications=denied("s3:GetBucketNotificationConfiguration"),
     )
-    accounts = [make_account(), make_account("222222222222")]
+    # The account lists its bucket, which no trail records data events of.
+    accounts = [make_account(bucket_names=(f"logs-{ACCOUNT}",)), make_account("222222222222")]
     return with_monitoring(make_inventory([trail], accounts, buckets=[bucket]))
 
 

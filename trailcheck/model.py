@@ -140,6 +140,10 @@ class Trail(_Frozen):
     event_selectors: EventSelectors | Unknown
     insight_selectors: tuple[str, ...] | Unknown | None = None
     describe_error: Unknown | None = None  # DescribeTrails failed: the fields above are defaults
+    # ListTags (collection `trail_tags`): key → value, system `aws:` tags included.
+    tags: dict[str, str] | Unknown = Field(
+        default_factory=lambda: not_collected("cloudtrail:ListTags")
+    )
 
     @property
     def kms_key_arn(self) -> str | None:
@@ -439,6 +443,23 @@ class EventRule(_Frozen):
     targets: tuple[EventTarget, ...] | Unknown | None = None
 
 
+class EventDataStore(_Frozen):
+    """A CloudTrail Lake event data store (ListEventDataStores + GetEventDataStore), keyed by
+    ARN and judged in the account that owns it. Facts GetEventDataStore could not give are
+    Unknown."""
+
+    arn: str
+    name: str
+    account_id: str
+    region: str
+    status: str | None = None  # ENABLED, PENDING_DELETION, STOPPED_INGESTION, ...
+    kms_key_id: str | Unknown | None = None  # None: encrypted with a key AWS owns
+    retention_days: int | Unknown | None = None
+    termination_protection: bool | Unknown = False
+    multi_region: bool | None = None
+    organization_enabled: bool | None = None
+
+
 class RegionalListing(_Frozen):
     """Region-wide lists read in one (account, region): the ARNs kept, or why they are unknown.
 
@@ -451,6 +472,8 @@ class RegionalListing(_Frozen):
     region: str
     alarms: tuple[str, ...] | Unknown | None = None
     event_rules: tuple[str, ...] | Unknown | None = None
+    # CloudTrail Lake event data stores the account owns in the region (ListEventDataStores).
+    event_data_stores: tuple[str, ...] | Unknown | None = None
 
 
 class FilterPatternTest(_Frozen):
@@ -548,6 +571,13 @@ class Account(_Frozen):
     # The organization root id, then each OU id down to the account's direct parent (None:
     # not an organization scan, or the OU tree was not read). Which SCPs/RCPs bind it.
     parent_ids: tuple[str, ...] | None = None
+    # ListBuckets' BucketRegion, where the endpoint gives it (name → region)
+    bucket_regions: dict[str, str] = Field(default_factory=dict)
+    # The account-level S3 Public Access Block (s3control), read once in every scanned account
+    # when bucket facts are collected; None: the account has none.
+    public_access_block: PublicAccessBlock | Unknown | None = Field(
+        default_factory=lambda: not_collected("s3control:GetPublicAccessBlock")
+    )
 
 
 class SkippedAccount(_Frozen):
@@ -590,6 +620,7 @@ class Inventory(_Frozen):
     alarms: dict[str, Alarm] = Field(default_factory=dict)
     sns_topics: dict[str, SnsTopic] = Field(default_factory=dict)
     event_rules: dict[str, EventRule] = Field(default_factory=dict)
+    event_data_stores: dict[str, EventDataStore] = Field(default_factory=dict)
     regional_listings: dict[str, RegionalListing] = Field(default_factory=dict)  # "acct/region"
     # --confirm-filters-with-aws: pattern text → AWS's answer; None when not requested
     filter_tests: dict[str, FilterPatternTest] | None = None

@@ -236,6 +236,9 @@ def test_every_problem_code_the_rules_name_is_in_the_catalogue_and_back() -> Non
     import trailcheck.rules
 
     package = Path(trailcheck.rules.__file__).parent
-    text = "\n".join(p.read_text() for p in sorted(package.glob("*.py")))
-    written = set(re.findall(r'"((?:trail|bucket|kms|monitoring)\.[a-z_]+)"', text))
+    text = "\n".join(p.read_text() for p in sorted(package.rglob("*.py")))
+    prefixes = "trail|bucket|kms|monitoring|account|lake|guardrail|permissions"
+    written = set(re.findall(rf'"((?:{prefixes})\.[a-z_0-9]+)"', text))
+    # codes built from parts: the data-event rules name the event kind
+    written |= {f"trail.no_s3_{kind}_data_events" for kind in ("read", "write")}
     assert written == set(PROBLEMS)

@@ -284,6 +284,37 @@ CASES: list[tuple[str, Rule, dict, dict, dict, Status, Severity | None, str]] = 
         None,
         "s3:GetBucketPolicy failed",
     ),
+    ("s3.5-ok", buckets.ssl_requests_only, {}, {}, {}, Status.PASS, None, "without TLS"),
+    (
+        "s3.5-no-policy",
+        buckets.ssl_requests_only,
+        {"policy": None},
+        {},
+        {},
+        Status.FAIL,
+        None,
+        "no bucket policy",
+    ),
+    (
+        "s3.5-no-deny",
+        buckets.ssl_requests_only,
+        {"policy": json.loads(legacy_cloudtrail_bucket_policy(BUCKET, ACCOUNT))},
+        {},
+        {},
+        Status.FAIL,
+        None,
+        "aws:SecureTransport is false",
+    ),
+    (
+        "s3.5-unknown",
+        buckets.ssl_requests_only,
+        {"policy": denied("s3:GetBucketPolicy")},
+        {},
+        {},
+        Status.ERROR,
+        None,
+        "s3:GetBucketPolicy failed",
+    ),
     # --- CloudTrail delivery
     ("delivery-ok", buckets.delivery_scoped, {}, {}, {}, Status.PASS, None, "aws:SourceArn"),
     (
@@ -913,6 +944,98 @@ CASES: list[tuple[str, Rule, dict, dict, dict, Status, Severity | None, str]] = 
         None,
         "s3:GetBucketNotificationConfiguration failed",
     ),
+    # --- Security Hub's exact tests (S3.13, S3.15, S3.17)
+    (
+        "s3.13-pass",
+        buckets.lifecycle_configured,
+        {"lifecycle": (LifecycleRule(id="x", expiration_days=3650),)},
+        {},
+        {},
+        Status.PASS,
+        None,
+        "enabled lifecycle rule",
+    ),
+    (
+        "s3.13-none",
+        buckets.lifecycle_configured,
+        {"lifecycle": None},
+        {},
+        {},
+        Status.FAIL,
+        None,
+        "no lifecycle configuration",
+    ),
+    (
+        "s3.13-disabled",
+        buckets.lifecycle_configured,
+        {"lifecycle": (LifecycleRule(id="x", enabled=False, expiration_days=30),)},
+        {},
+        {},
+        Status.FAIL,
+        None,
+        "no enabled lifecycle rule",
+    ),
+    (
+        "s3.13-unknown",
+        buckets.lifecycle_configured,
+        {"lifecycle": denied("s3:GetBucketLifecycleConfiguration")},
+        {},
+        {},
+        Status.ERROR,
+        None,
+        "s3:GetBucketLifecycleConfiguration failed",
+    ),
+    (
+        "s3.15-governance",
+        buckets.object_lock_enabled,
+        {"object_lock": ObjectLock(enabled=True, mode="GOVERNANCE")},
+        {},
+        {},
+        Status.PASS,
+        None,
+        "Object Lock is enabled",
+    ),
+    (
+        "s3.15-none",
+        buckets.object_lock_enabled,
+        {"object_lock": None},
+        {},
+        {},
+        Status.FAIL,
+        None,
+        "not enabled",
+    ),
+    (
+        "s3.15-unknown",
+        buckets.object_lock_enabled,
+        {"object_lock": denied("s3:GetObjectLockConfiguration")},
+        {},
+        {},
+        Status.ERROR,
+        None,
+        "s3:GetObjectLockConfiguration failed",
+    ),
+    ("s3.17-kms", buckets.default_encryption_kms, {}, {}, {}, Status.PASS, None, "aws:kms"),
+    (
+        "s3.17-sse-s3",
+        buckets.default_encryption_kms,
+        {"encryption": BucketEncryption(algorithm="AES256")},
+        {},
+        {},
+        Status.FAIL,
+        None,
+        "AES256, not SSE-KMS",
+    ),
+    (
+        "s3.17-unknown",
+        buckets.default_encryption_kms,
+        {"encryption": denied("s3:GetBucketEncryption")},
+        {},
+        {},
+        Status.ERROR,
+        None,
+        "s3:GetBucketEncryption failed",
+    ),
     # --- separate account (single-account scan)
     (
         "separate-single-account",
@@ -1039,7 +1162,13 @@ def test_separate_account_passes_for_a_log_archive_and_fails_beside_the_trail() 
     assert TRAIL_ARN in findings[ACCOUNT].reason
 
 
-@pytest.mark.parametrize("rule", ALL_BUCKET_RULES, ids=lambda r: r.id)
+# Every bucket rule but S3.1's, which judges each scanned account's own setting, bucket or not.
+PER_BUCKET_RULES = [
+    r for r in ALL_BUCKET_RULES if r is not buckets.public_access_block_account_level
+]
+
+
+@pytest.mark.parametrize("rule", PER_BUCKET_RULES, ids=lambda r: r.id)
 def test_bucket_owned_outside_the_scan_is_error_with_a_hint_in_the_writers_account(
     rule: Rule,
 ) -> None:
@@ -1076,7 +1205,7 @@ def test_bucket_with_unknown_owner_is_error_never_pass(region: Any, part: str) -
 
     owner = Unknown(operation="s3:ListBuckets", error_code="OwnerNotScanned")
     bucket = unreadable_bucket(BUCKET, owner, region)
-    for rule in ALL_BUCKET_RULES:
+    for rule in PER_BUCKET_RULES:
         finding = only_finding(run(rule, make_inventory(buckets=[bucket])))
         assert finding.status is Status.ERROR, rule.id
         assert part in finding.reason

@@ -159,10 +159,14 @@ def test_account_level_rule_paths(value: Any, status: Status, part: str) -> None
     assert finding.status is status and part in finding.reason
 
 
-def test_account_level_rule_is_not_applicable_without_a_log_bucket() -> None:
+def test_s3_1_is_decided_in_an_account_without_a_log_bucket() -> None:
+    # Security Hub judges S3.1 in every account; it used to read NOT_APPLICABLE here.
     inventory = make_inventory([make_trail(s3_bucket_name=None)])
-    [finding] = judge(inventory, buckets.public_access_block_account_level).findings
-    assert finding.status is Status.NOT_APPLICABLE
+    for pab, status in ((None, "FAIL"), (FULL, "PASS")):
+        account = inventory.accounts[ACCOUNT].model_copy(update={"public_access_block": pab})
+        world = inventory.model_copy(update={"accounts": {ACCOUNT: account}})
+        report = judge(world, buckets.public_access_block_account_level)
+        assert verdict(report, "aws-fsbp", "S3.1") == status
 
 
 # ----------------------------------------------------------------------------- S3.20
@@ -336,12 +340,13 @@ def test_monitoring_rules_decide_cis_and_only_relate_to_security_hub(monitoring:
     # Security Hub's CloudWatch.x want the exact CIS text and give members of an organization
     # trail NO_DATA; the rule judges the filters' meaning and follows the organization trail.
     assert "aws-fsbp" not in monitoring.controls
-    cis = {"cis-aws-1.4", "cis-aws-3.0", "cis-aws-5.0"}
+    newer = {"cis-aws-5.0", "cis-aws-6.0", "cis-aws-7.0"}
+    cis = {"cis-aws-1.4", "cis-aws-3.0"} | newer
     decided = set(monitoring.controls)
-    if monitoring.id == "CT.MON.SECURITY_GROUP_CHANGES":  # CIS 5.0 4.10 names one event more
-        assert decided == cis - {"cis-aws-5.0"}
+    if monitoring.id == "CT.MON.SECURITY_GROUP_CHANGES":  # CIS 5.0+ 4.10/5.10 name one more
+        assert decided == cis - newer
     elif monitoring.id == "CT.MON.SECURITY_GROUP_RULE_CHANGES":  # ... which this rule requires
-        assert decided == {"cis-aws-5.0"}
+        assert decided == newer
     else:
         assert decided == cis
     assert decided | (cis & set(monitoring.related_controls)) == cis

@@ -234,7 +234,11 @@ def test_security_group_cis_rule_applies_the_cis_event_set(label: str) -> None:
 def test_modify_security_group_rules_is_a_separate_rule_deciding_only_cis_5() -> None:
     # CIS 1.2.0-4.0.1 and CloudWatch.10 name six events; CIS 5.0.0+ add ModifySecurityGroupRules.
     assert SG_RULES.severity is Severity.LOW
-    assert SG_RULES.controls == {"cis-aws-5.0": ("4.10",)}
+    assert SG_RULES.controls == {
+        "cis-aws-5.0": ("4.10",),
+        "cis-aws-6.0": ("5.10",),
+        "cis-aws-7.0": ("5.10",),
+    }
     assert SG.controls == {"cis-aws-1.4": ("4.10",), "cis-aws-3.0": ("4.10",)}
     assert SG.related_controls["cis-aws-5.0"] == ("4.10",)
     assert SG.related_controls["aws-fsbp"] == ("CloudWatch.10",)

@@ -117,6 +117,7 @@ def build_world() -> dict[str, str]:
         TrailName="org-trail", InsightSelectors=[{"InsightType": "ApiCallRateInsight"}]
     )
     ct.start_logging(Name="org-trail")
+    ct.create_event_data_store(Name="lake")  # CloudTrail Lake (AWS owned key: CloudTrail.10 FAIL)
     add_cis_monitoring(base, "org-trail", with_gaps=True)
 
     own = member_session(base, member).client("cloudtrail")

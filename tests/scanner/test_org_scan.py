@@ -232,6 +232,7 @@ def test_call_count_economy(world: OrgWorld) -> None:
         "s3:ListBuckets": reachable,
         # per (owner, home region) with trails; per trail
         "cloudtrail:DescribeTrails": 2,
+        "cloudtrail:ListTags": 2,  # with DescribeTrails: per (reader, home region), 20 a call
         "cloudtrail:GetTrailStatus": 2,
         "cloudtrail:GetEventSelectors": 2,
         # per bucket (10 reads, +1 policy status when it has a policy), per bucket owner
@@ -242,7 +243,7 @@ def test_call_count_economy(world: OrgWorld) -> None:
         "s3:GetBucketLogging": 2,
         "s3:GetBucketNotificationConfiguration": 2,
         "s3:GetBucketPolicyStatus": 1,
-        "s3control:GetPublicAccessBlock": 2,
+        "s3control:GetPublicAccessBlock": reachable,
         "s3:GetBucketVersioning": 2,
         "s3:GetBucketEncryption": 2,
         "s3:GetObjectLockConfiguration": 2,
@@ -263,6 +264,9 @@ def test_call_count_economy(world: OrgWorld) -> None:
         "organizations:ListPolicies": 2,
         "organizations:DescribePolicy": 2,
         "organizations:ListTargetsForPolicy": 2,
+        # CloudTrail Lake: ListEventDataStores per reachable (account, scanned region); no
+        # store, so no GetEventDataStore
+        "cloudtrail:ListEventDataStores": reachable * 2,
     }
     assert aws.client_count <= 12  # one client per (region, service), not per account
 

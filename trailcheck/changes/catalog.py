@@ -26,6 +26,10 @@ EVENTS_BY_SOURCE: Mapping[str, tuple[str, ...]] = {
         # restores (the audit's "until StartLogging")
         "StartLogging",
         "CreateTrail",
+        "AddTags",
+        "RemoveTags",
+        "CreateEventDataStore",
+        "UpdateEventDataStore",
     ),
     "s3.amazonaws.com": (
         "PutBucketPolicy",
@@ -396,7 +400,7 @@ PROBLEMS: Mapping[str, Problem] = {
             _PAB,
         ),
         Problem(
-            "bucket.account_public_access_block_off",
+            "account.public_access_block_off",
             "the account's Block Public Access settings are not all on",
             (Cause("PutAccountPublicAccessBlock"), Cause("DeleteAccountPublicAccessBlock")),
             scope="account",
@@ -453,6 +457,116 @@ PROBLEMS: Mapping[str, Problem] = {
             "bucket.same_account",
             "the log bucket is in the account whose activity it logs (a design choice: "
             "no single change causes it)",
+            (),
+        ),
+        Problem(
+            "bucket.no_lifecycle",
+            "the bucket has no lifecycle configuration",
+            (Cause("DeleteBucketLifecycle"),),
+            (Cause("PutBucketLifecycle"),),
+        ),
+        Problem(
+            "bucket.no_object_lock",
+            "Object Lock is not enabled on the bucket",
+            (Cause("PutObjectLockConfiguration"),),
+        ),
+        Problem(
+            "bucket.not_kms_encrypted",
+            "default encryption is not SSE-KMS",
+            (Cause("PutBucketEncryption"), Cause("DeleteBucketEncryption")),
+        ),
+        Problem(
+            "trail.none_enabled",
+            "no trail of the account is logging",
+            (Cause("StopLogging"), Cause("DeleteTrail")),
+            (Cause("StartLogging"), Cause("CreateTrail")),
+            scope="account",
+        ),
+        Problem(
+            "trail.no_s3_write_data_events",
+            "no qualifying trail records S3 write data events for all buckets",
+            (Cause("PutEventSelectors"), Cause("StopLogging"), Cause("DeleteTrail")),
+            (Cause("PutEventSelectors"), Cause("StartLogging")),
+            scope="account",
+        ),
+        Problem(
+            "trail.no_s3_read_data_events",
+            "no qualifying trail records S3 read data events for all buckets",
+            (Cause("PutEventSelectors"), Cause("StopLogging"), Cause("DeleteTrail")),
+            (Cause("PutEventSelectors"), Cause("StartLogging")),
+            scope="account",
+        ),
+        Problem(
+            "trail.no_lambda_data_events",
+            "no qualifying trail records Lambda invoke data events for all functions",
+            (Cause("PutEventSelectors"), Cause("StopLogging"), Cause("DeleteTrail")),
+            (Cause("PutEventSelectors"), Cause("StartLogging")),
+            scope="account",
+        ),
+        Problem(
+            "trail.no_insights",
+            "no logging trail records CloudTrail Insights",
+            (Cause("PutInsightSelectors"), Cause("StopLogging"), Cause("DeleteTrail")),
+            (Cause("PutInsightSelectors"), Cause("StartLogging")),
+            scope="account",
+        ),
+        Problem(
+            "trail.untagged",
+            "the trail lacks the required tags",
+            (Cause("RemoveTags"), Cause("CreateTrail", note="created without the tags")),
+            (Cause("AddTags"),),
+        ),
+        Problem(
+            "lake.not_cmk_encrypted",
+            "the CloudTrail Lake event data store is not encrypted with a customer managed key",
+            (Cause("CreateEventDataStore"), Cause("UpdateEventDataStore")),
+        ),
+        Problem(
+            "lake.short_retention",
+            "the event data store keeps events for less than the required period",
+            (Cause("CreateEventDataStore"), Cause("UpdateEventDataStore")),
+        ),
+        Problem(
+            "lake.no_termination_protection",
+            "the event data store can be deleted (termination protection off)",
+            (Cause("CreateEventDataStore"), Cause("UpdateEventDataStore")),
+        ),
+        # Guardrails and effective permissions come from many policies (SCPs in the management
+        # account, identity policies, boundaries, resource policies): no single change causes
+        # them, and their events are not in the member's own event history.
+        Problem(
+            "guardrail.scp_missing",
+            "no SCP/RCP denies the tamper actions (a design gap: no single change causes it)",
+            (),
+        ),
+        Problem(
+            "guardrail.not_attached",
+            "the guardrail policy is not attached on the account's path from the root",
+            (),
+        ),
+        Problem(
+            "guardrail.exception_too_wide",
+            "the guardrail's exception admits principals beyond the break-glass list",
+            (),
+        ),
+        Problem(
+            "guardrail.condition_never_matches",
+            "the guardrail's condition never matches, so it denies nothing",
+            (),
+        ),
+        Problem(
+            "guardrail.condition_unknown",
+            "the guardrail depends on a condition trailcheck cannot evaluate offline",
+            (),
+        ),
+        Problem(
+            "permissions.can_tamper",
+            "principals beyond the allowed list can tamper with the trail set-up",
+            (),
+        ),
+        Problem(
+            "permissions.can_stop_logging",
+            "principals beyond the allowed list can stop or delete the trail",
             (),
         ),
         Problem(

@@ -18,6 +18,7 @@ layer — rather than by bending trailcheck's own code:
 * PutBucketVersioning stores MFADelete and GetBucketVersioning returns it (moto: dropped).
 * GetBucketNotificationConfiguration returns EventBridgeConfiguration when it was put (moto:
   stored but not returned).
+* ListBuckets gives each bucket's BucketRegion, as AWS does since 2024 (moto: left out).
 * GetBucketEncryption of a bucket with no explicit configuration returns SSE-S3, as every S3
   bucket has had default encryption since January 2023 (moto: not found).
 * ListSubscriptionsByTopic shows e-mail and HTTP(S) subscriptions as "PendingConfirmation"
@@ -30,6 +31,11 @@ layer — rather than by bending trailcheck's own code:
   told which key "CloudTrail" signs with, so the test or demo that writes signed digests
   registers its public key here. A region with no registered key answers an empty list (AWS
   always has one; this is how a test simulates a key that cannot be found).
+
+* CloudTrail Lake (moto: not implemented): CreateEventDataStore, ListEventDataStores and
+  GetEventDataStore keep event data stores on moto's CloudTrail backend of the (account,
+  region), with AWS's defaults (multi-Region, termination protection on, 2557 days of
+  retention, no KMS key: encrypted with a key AWS owns). See `_lake_patches`.
 
 * CloudTrail event history (moto: none): every call moto serves, in-process or in the moto
   server, successful or failed, is recorded as a real-shaped CloudTrail record and LookupEvents
@@ -139,6 +145,68 @@ def _public_keys_answer(
             if key.valid_from <= end and key.valid_to >= start
         ]
     }
+
+
+_LAKE_DEFAULTS: dict[str, Any] = {
+    "MultiRegionEnabled": True,
+    "OrganizationEnabled": False,
+    "RetentionPeriod": 2557,
+    "TerminationProtectionEnabled": True,
+    "BillingMode": "EXTENDABLE_RETENTION_PRICING",
+}
+
+
+def _lake_patches(stack: ExitStack, cls: Any) -> None:
+    """CloudTrail Lake's event data stores (moto has none), kept per CloudTrail backend."""
+
+    def stores(response: Any) -> dict[str, dict[str, Any]]:
+        backend = response.cloudtrail_backend
+        if not hasattr(backend, "trailcheck_event_data_stores"):
+            backend.trailcheck_event_data_stores = {}
+        found: dict[str, dict[str, Any]] = backend.trailcheck_event_data_stores
+        return found
+
+    def create_event_data_store(self: Any) -> str:
+        params = json.loads(self.body)
+        name = params["Name"]
+        arn = f"arn:aws:cloudtrail:{self.region}:{self.current_account}:eventdatastore/{name}"
+        now = datetime.now(UTC).timestamp()
+        store = {
+            "EventDataStoreArn": arn,
+            "Name": name,
+            "Status": "ENABLED",
+            "AdvancedEventSelectors": params.get("AdvancedEventSelectors", []),
+            "CreatedTimestamp": now,
+            "UpdatedTimestamp": now,
+        }
+        store |= {k: params.get(k, v) for k, v in _LAKE_DEFAULTS.items()}
+        if params.get("KmsKeyId"):
+            store["KmsKeyId"] = params["KmsKeyId"]
+        stores(self)[arn] = store
+        return json.dumps(store)
+
+    def list_event_data_stores(self: Any) -> str:
+        listed = [
+            {k: s[k] for k in ("EventDataStoreArn", "Name", "CreatedTimestamp", "UpdatedTimestamp")}
+            for s in stores(self).values()
+        ]
+        return json.dumps({"EventDataStores": listed})
+
+    def get_event_data_store(self: Any) -> str:
+        wanted = json.loads(self.body).get("EventDataStore", "")
+        for arn, store in stores(self).items():
+            if wanted in (arn, store["Name"], arn.rsplit("/", 1)[-1]):
+                return json.dumps(store)
+        from moto.core.exceptions import JsonRESTError
+
+        raise JsonRESTError("EventDataStoreNotFoundException", f"{wanted} not found")
+
+    for name, fn in (
+        ("create_event_data_store", create_event_data_store),
+        ("list_event_data_stores", list_event_data_stores),
+        ("get_event_data_store", get_event_data_store),
+    ):
+        stack.enter_context(mock.patch.object(cls, name, fn, create=True))
 
 
 @contextmanager
@@ -260,6 +328,31 @@ def faithful_moto(
         text = text.replace(end, f"<EventBridgeConfiguration></EventBridgeConfiguration>{end}")
         return status, headers, text
 
+    def all_buckets(self: Any) -> Any:
+        self.data["Action"] = "ListAllMyBuckets"
+        self._authenticate_and_authorize_s3_action()
+        listed = self.backend.list_buckets(
+            prefix=self._get_param("prefix"),
+            bucket_region=self._get_param("bucket-region"),
+            max_buckets=self._get_param("max-buckets"),
+        )
+        self.data["Action"] = "ListBuckets"
+        return self.serialized(
+            s3_responses.ActionResult(
+                {
+                    "Owner": {"ID": "bcaf1ffd86f41161ca5fb16fd081034f", "DisplayName": "webfile"},
+                    "Buckets": [
+                        {
+                            "Name": b.name,
+                            "CreationDate": b.creation_date_ISO8601,
+                            "BucketRegion": b.region_name,
+                        }
+                        for b in listed
+                    ],
+                }
+            )
+        )
+
     def get_encryption(self: Any) -> Any:
         if self.backend.get_bucket_encryption(self.bucket_name):
             return original_get_encryption(self)
@@ -313,11 +406,13 @@ def faithful_moto(
         patch(mock.patch.object(cls, "get_trail_status", trail_status))
         patch(mock.patch.object(cls, "get_event_selectors", event_selectors))
         patch(mock.patch.object(cls, "list_public_keys", list_public_keys, create=True))
+        _lake_patches(stack, cls)
         patch(mock.patch.object(sts_models.STSBackend, "assume_role", assume_role))
         patch(mock.patch.object(s3_cls, "_bucket_response_put", bucket_put))
         patch(mock.patch.object(s3_cls, "get_bucket_versioning", get_versioning))
         patch(mock.patch.object(s3_cls, "get_bucket_notification", get_notification))
         patch(mock.patch.object(s3_cls, "get_bucket_encryption", get_encryption))
+        patch(mock.patch.object(s3_cls, "all_buckets", all_buckets))
         patch(
             mock.patch.object(
                 sns_responses.SNSResponse,

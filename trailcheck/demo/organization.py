@@ -334,6 +334,29 @@ def add_cis_monitoring(session: boto3.Session, log_group: str, *, with_gaps: boo
     return topic
 
 
+ORG_SELECTORS: list[dict[str, Any]] = [
+    {
+        "Name": "Management",
+        "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}],
+    },
+    {
+        "Name": "S3 object writes",
+        "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+            {"Field": "readOnly", "Equals": ["false"]},
+        ],
+    },
+    {
+        "Name": "Lambda invocations",
+        "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Data"]},
+            {"Field": "resources.type", "Equals": ["AWS::Lambda::Function"]},
+        ],
+    },
+]
+
+
 def build_demo_organization() -> DemoOrganization:
     """Create the sample organization inside an active moto mock and return its account ids."""
     base = _caller_session()
@@ -371,6 +394,16 @@ def build_demo_organization() -> DemoOrganization:
     )
     s3.put_bucket_notification_configuration(
         Bucket=central, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    # The log-archive account blocks public access account-wide (S3.1); the others do not.
+    archive.client("s3control").put_public_access_block(
+        AccountId=accounts["log-archive"],
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
     )
     org_trail_arn = f"arn:aws:cloudtrail:{REGION}:{management}:trail/org-trail"
     s3.put_bucket_policy(
@@ -412,6 +445,21 @@ def build_demo_organization() -> DemoOrganization:
         CloudWatchLogsRoleArn=f"arn:aws:iam::{management}:role/CloudTrailToCloudWatch",
     )
     cloudtrail.start_logging(Name="org-trail")
+    # All management events, S3 object writes (not reads) of every bucket, Lambda invocations;
+    # both kinds of Insights; tagged. An analytics Lake store with AWS's key and a short life.
+    cloudtrail.put_event_selectors(TrailName="org-trail", AdvancedEventSelectors=ORG_SELECTORS)
+    cloudtrail.put_insight_selectors(
+        TrailName="org-trail",
+        InsightSelectors=[
+            {"InsightType": "ApiCallRateInsight"},
+            {"InsightType": "ApiErrorRateInsight"},
+        ],
+    )
+    cloudtrail.add_tags(ResourceId=org_trail_arn, TagsList=[{"Key": "owner", "Value": "security"}])
+    cloudtrail.create_event_data_store(Name="org-audit-lake", KmsKeyId=key)
+    cloudtrail.create_event_data_store(
+        Name="analytics", RetentionPeriod=90, TerminationProtectionEnabled=False
+    )
     add_cis_monitoring(mgmt, "aws-cloudtrail-logs-org", with_gaps=True)
     # Someone with the root user's keys removes one filter: its control stops being watched.
     logs.delete_metric_filter(

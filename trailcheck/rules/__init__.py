@@ -18,6 +18,9 @@ BUILTIN_MODULES = (
     "trailcheck.rules.buckets",
     "trailcheck.rules.monitoring",
     "trailcheck.rules.guardrails",
+    "trailcheck.rules.data_events",
+    "trailcheck.rules.trail_options",
+    "trailcheck.rules.lake",
 )
 ENTRY_POINT_GROUP = "trailcheck.rules"
 

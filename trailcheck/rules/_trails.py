@@ -7,17 +7,11 @@ excluded event sources. `assess_trail` says whether it does, does not, or cannot
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from trailcheck.model import (
-    AdvancedEventSelector,
-    EventSelectors,
-    Inventory,
-    Trail,
-    Unknown,
-)
+from trailcheck.model import EventSelectors, Inventory, Trail, Unknown
+from trailcheck.rules._selectors import scopes
 
 
 @dataclass(frozen=True)
@@ -52,65 +46,22 @@ class ManagementEvents:
 
 
 def management_events(selectors: EventSelectors) -> ManagementEvents:
-    """The management events recorded by a trail's basic or advanced selectors (their union)."""
-    if selectors.advanced:
-        return _advanced(selectors.advanced)
-    read_exclusions: list[set[str]] = []
-    write_exclusions: list[set[str]] = []
-    for s in selectors.basic:
-        if not s.include_management_events:
-            continue
-        excluded = set(s.exclude_management_event_sources)
-        if s.read_write_type in ("All", "ReadOnly"):
-            read_exclusions.append(excluded)
-        if s.read_write_type in ("All", "WriteOnly"):
-            write_exclusions.append(excluded)
-    # A source is missing only if every selector that records that kind excludes it.
-    missing = _common(read_exclusions) | _common(write_exclusions)
-    return ManagementEvents(
-        read=bool(read_exclusions),
-        write=bool(write_exclusions),
-        excluded_sources=tuple(sorted(missing)),
-    )
-
-
-def _common(sets: list[set[str]]) -> set[str]:
-    return set.intersection(*sets) if sets else set()
-
-
-def _advanced(selectors: Iterable[AdvancedEventSelector]) -> ManagementEvents:
+    """The management events recorded by a trail's basic or advanced selectors (their union),
+    read through the one selector evaluator (`_selectors.scopes`)."""
     read_exclusions: list[set[str]] = []
     write_exclusions: list[set[str]] = []
     restrictions: list[str] = []
-    for selector in selectors:
-        fields = {f.field: f for f in selector.field_selectors}
-        category = fields.get("eventCategory")
-        if category is None or "Management" not in category.equals:
+    for scope in scopes(selectors):
+        if "Management" not in scope.categories:
             continue
-        read, write = True, True
-        readonly = fields.get("readOnly")
-        if readonly is not None:
-            values = {v.lower() for v in readonly.equals}
-            not_values = {v.lower() for v in readonly.not_equals}
-            read = ("true" in values or not values) and "true" not in not_values
-            write = ("false" in values or not values) and "false" not in not_values
-        excluded: set[str] = set()
-        narrowed = False
-        for name, f in fields.items():
-            if name in ("eventCategory", "readOnly"):
-                continue
-            if name == "eventSource" and not (f.equals or f.starts_with or f.ends_with):
-                excluded |= set(f.not_equals)
-                narrowed = narrowed or bool(f.not_starts_with or f.not_ends_with)
-            else:
-                narrowed = True
-        if narrowed:
-            restrictions.append(f"selector '{selector.name or 'unnamed'}' filters on more fields")
+        if scope.narrowed_by or scope.arn or scope.resource_types or scope.event_source:
+            restrictions.append(f"{scope.label} filters on more fields")
             continue
-        if read:
-            read_exclusions.append(excluded)
-        if write:
-            write_exclusions.append(excluded)
+        if scope.read:
+            read_exclusions.append(set(scope.excluded_sources))
+        if scope.write:
+            write_exclusions.append(set(scope.excluded_sources))
+    # A source is missing only if every selector that records that kind excludes it.
     missing = _common(read_exclusions) | _common(write_exclusions)
     full = bool(read_exclusions) and bool(write_exclusions)
     return ManagementEvents(
@@ -119,6 +70,10 @@ def _advanced(selectors: Iterable[AdvancedEventSelector]) -> ManagementEvents:
         excluded_sources=tuple(sorted(missing)),
         restricted_to=() if full else tuple(restrictions),
     )
+
+
+def _common(sets: list[set[str]]) -> set[str]:
+    return set.intersection(*sets) if sets else set()
 
 
 class Qualification(StrEnum):

@@ -22,6 +22,8 @@ SSE_KMS_CONTROLS = {
     "cis-aws-1.4": ("3.7",),
     "cis-aws-3.0": ("3.5",),
     "cis-aws-5.0": ("3.5",),
+    "cis-aws-6.0": ("4.5",),
+    "cis-aws-7.0": ("4.5",),
     "aws-fsbp": ("CloudTrail.2",),
 }
 _ENCRYPT = Remediation(
@@ -155,6 +157,8 @@ def kms_encryption(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
         "cis-aws-1.4": ("3.8",),
         "cis-aws-3.0": ("3.6",),
         "cis-aws-5.0": ("3.6",),
+        "cis-aws-6.0": ("4.6",),
+        "cis-aws-7.0": ("4.6",),
         "aws-fsbp": ("KMS.4",),
     },
     requires={"trails", "kms_keys"},

@@ -64,7 +64,13 @@ STRONGER_RULES: tuple[tuple[str, str, Severity], ...] = (
 REQUIRES = frozenset(
     {"trails", "log_groups", "metric_filters", "alarms", "sns_topics", "event_rules"}
 )
-FRAMEWORK_VERSIONS = {"cis-aws-1.4": "1.4.0", "cis-aws-3.0": "3.0.0", "cis-aws-5.0": "5.0.0"}
+FRAMEWORK_VERSIONS = {
+    "cis-aws-1.4": "1.4.0",
+    "cis-aws-3.0": "3.0.0",
+    "cis-aws-5.0": "5.0.0",
+    "cis-aws-6.0": "6.0.0",
+    "cis-aws-7.0": "7.0.0",
+}
 NAMESPACE = "CISBenchmark"
 # The writes that break a monitoring chain: trail, filter, log group, alarm, topic, rule.
 CHAIN_CHANGE_EVENTS = (

@@ -1,10 +1,10 @@
 """CloudTrail: every trail of an account, once, with its status and event selectors.
 
 Calls per account: ListTrails once (it lists every trail the account sees, in all regions,
-with each trail's home region); DescribeTrails once per home region; then per trail ARN, in
-its home region: GetTrailStatus, GetEventSelectors, and GetInsightSelectors only when the
-trail says it has insight selectors. Multi-region and organization trails appear in every
-region but are read once.
+with each trail's home region); DescribeTrails once per home region (and ListTags, 20 ARNs a
+call, when the tags are wanted); then per trail ARN, in its home region: GetTrailStatus,
+GetEventSelectors, and GetInsightSelectors only when the trail says it has insight selectors.
+Multi-region and organization trails appear in every region but are read once.
 """
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ SPEC = CollectorSpec(
         "cloudtrail:GetInsightSelectors",
     ),
 )
+# The trails' tags (CloudTrail.9): ListTags per (reading account, home region), 20 ARNs a call.
+TAGS_SPEC = CollectorSpec(
+    name="cloudtrail-tags",
+    provides=frozenset({"trail_tags"}),
+    permissions=("cloudtrail:ListTags",),
+)
+_TAGS_PER_CALL = 20
 
 
 def list_trails(access: AccountAccess, api_region: str) -> dict[str, str] | Unknown:
@@ -62,6 +69,26 @@ def describe_trails(
         return response
     wanted = set(arns)
     return {t["TrailARN"]: t for t in response.get("trailList", []) if t["TrailARN"] in wanted}
+
+
+def list_tags(
+    access: AccountAccess, home_region: str, arns: list[str]
+) -> dict[str, dict[str, str] | Unknown]:
+    """ListTags in one home region → ARN → tags (each batch that fails: Unknown for its ARNs)."""
+    client = access.client("cloudtrail", home_region)
+    found: dict[str, dict[str, str] | Unknown] = {}
+    for start in range(0, len(arns), _TAGS_PER_CALL):
+        batch = arns[start : start + _TAGS_PER_CALL]
+        response = call(client, "ListTags", ResourceIdList=batch)
+        if isinstance(response, Unknown):
+            found.update(dict.fromkeys(batch, response))
+            continue
+        listed = {
+            r.get("ResourceId"): {t["Key"]: t.get("Value", "") for t in r.get("TagsList") or []}
+            for r in (response or {}).get("ResourceTagList", [])
+        }
+        found.update({arn: listed.get(arn, {}) for arn in batch})
+    return found
 
 
 def collect_trail(access: AccountAccess, description: dict[str, Any], home_region: str) -> Trail:

@@ -57,12 +57,19 @@ GLOBAL_REGION = "us-east-1"
 
 def list_bucket_names(access: AccountAccess) -> tuple[str, ...] | Unknown:
     """ListBuckets: the names of the buckets the account owns (tells us who owns a bucket)."""
+    listed = list_buckets(access)
+    return listed if isinstance(listed, Unknown) else tuple(sorted(listed))
+
+
+def list_buckets(access: AccountAccess) -> dict[str, str | None] | Unknown:
+    """ListBuckets: name → region (`BucketRegion`, which AWS returns since 2024; None when an
+    endpoint does not) of every bucket the account owns."""
     response = call(access.client("s3", GLOBAL_REGION), "ListBuckets")
     if response is None:
-        return ()
+        return {}
     if isinstance(response, Unknown):
         return response
-    return tuple(sorted(b["Name"] for b in response.get("Buckets", [])))
+    return {b["Name"]: b.get("BucketRegion") for b in response.get("Buckets", [])}
 
 
 def collect_bucket(access: AccountAccess, name: str, owner: str | Unknown) -> Bucket:
