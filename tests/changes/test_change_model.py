@@ -25,6 +25,8 @@ FIELDS = {
     "is_root",
     "is_aws_service",
     "resources",
+    "error_code",
+    "error_message",
 }
 
 

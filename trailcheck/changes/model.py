@@ -35,6 +35,9 @@ class ChangeEvent(BaseModel):
     is_root: bool
     is_aws_service: bool
     resources: list[str] = Field(default_factory=list)
+    # a failed call (AWS records those too): never a change, never blamed, never interrupts
+    error_code: str | None = None
+    error_message: str | None = None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ChangeEvent:
