@@ -3,17 +3,28 @@ stylesheet for the PDF) and JSON of the same content."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from trailcheck.audit.model import VERDICT_TEXT, VERDICTS, AuditDocument, Segment
 from trailcheck.model import dump_json
 
 TIMELINE_WIDTH = 600
 UNKNOWN_OU = "(OU unknown)"
+
+
+_SEPARATORS = re.compile(r"([:/,=@])")
+
+
+def breakable(text: str) -> Markup:
+    """Escaped text that may wrap after an ARN's separators (':' '/' ...) and at spaces, never
+    inside a word or an account id (the table CSS forbids breaking anywhere else)."""
+    return Markup(_SEPARATORS.sub(r"\1<wbr>", str(escape(text))))
 
 
 def render_json(doc: AuditDocument) -> str:
@@ -67,6 +78,7 @@ def render_html(doc: AuditDocument, *, print_mode: bool = False) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["breakable"] = breakable
     events = {c.event_id: c for c in doc.changes}
     return env.get_template("audit.html.j2").render(
         doc=doc,
