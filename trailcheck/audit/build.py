@@ -52,6 +52,7 @@ from trailcheck.audit.period import (
 from trailcheck.errors import UserError
 from trailcheck.history.store import HistoryStore, IntervalRecord, ScanRecord, sha256_bytes
 from trailcheck.rules import frameworks as known_frameworks
+from trailcheck.rules import load_rules
 from trailcheck.verify.report import CheckStatus, VerificationReport
 
 INTEGRITY_RULES = ("CT.TRAIL.LOG_VALIDATION",)
@@ -128,7 +129,11 @@ def load_rows(store: HistoryStore, inputs: AuditInputs) -> HistoryRows:
             documents[sha] = store.document(sha)
         return documents[sha]
 
-    catalogue: dict[str, Any] = {}
+    # every built-in rule is known even when no scan of the period ran it: a rule disabled
+    # throughout still decides its controls, and is "not run" (not evidenced) in every scan
+    catalogue: dict[str, Any] = {
+        r.id: r.info().model_dump(mode="json") for r in load_rules(include_plugins=False)
+    }
     views = []
     for s in used:
         rules = doc(s.rules_doc)
