@@ -196,20 +196,20 @@ class Evidence:
         for view in self.rows.scans:
             scan = view.record
             when = scan.started_at
-            at = f"the scan of {when:%Y-%m-%d %H:%M}"
             if account in view.skipped:
-                found.append(Observation(when, "unknown", f"{view.skipped[account]} in {at}"))
+                found.append(Observation(when, "unknown", view.skipped[account]))
             elif account not in scan.accounts:
                 continue
             elif not scan.accounts[account]:
-                found.append(Observation(when, "unknown", f"account unreachable in {at}"))
+                why = "account unreachable (the scan's role could not be assumed)"
+                found.append(Observation(when, "unknown", why))
             elif rule not in view.rules:
-                found.append(Observation(when, "unknown", f"{rule} not run by {at}"))
+                found.append(Observation(when, "unknown", f"{rule} not run (disabled)"))
             else:
-                found.append(self._seen(account, rule, when, at))
+                found.append(self._seen(account, rule, when))
         return tuple(found)
 
-    def _seen(self, account: str, rule: str, when: datetime, at: str) -> Observation:
+    def _seen(self, account: str, rule: str, when: datetime) -> Observation:
         here = [
             i for i in self.by_key.get((account, rule), ()) if i.first_seen <= when <= i.last_seen
         ]
@@ -221,7 +221,7 @@ class Evidence:
         na = [i for i in here if i.status == "NOT_APPLICABLE"]
         if na:
             return Observation(when, "na", f"{rule} not applicable: {na[0].reason}")
-        return Observation(when, "unknown", f"{rule} reported nothing for the account in {at}")
+        return Observation(when, "unknown", f"{rule} reported nothing for the account")
 
     def has_finding(self, account: str, rule: str) -> bool:
         return bool(self.by_key.get((account, rule)))

@@ -180,8 +180,8 @@ def combine(per_rule: Sequence[list[Piece]], start: datetime, end: datetime) -> 
         by = ", ".join(dict.fromkeys(p.by for p in chosen if p.by)) or None
         piece = Piece(a, b, kind, why, max(p.since for p in chosen), by)
         last = combined[-1] if combined else None
-        if last and (last.kind, last.why, last.by, last.since) == (kind, why, by, piece.since):
-            combined[-1] = replace(last, end=b)
+        if last and (last.kind, last.why, last.by) == (kind, why, by):
+            combined[-1] = replace(last, end=b, since=piece.since)
         else:
             combined.append(piece)
     return combined
