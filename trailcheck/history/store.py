@@ -482,14 +482,13 @@ def _replay(
     scope = set(covered)  # a finding of these accounts that the scan did not report is gone
     later = _later_scans(conn, accounts, when)
     finding_ids = _finding_ids(conn, seen, accounts)
-    by_id = _findings_of(conn, accounts)
     in_force: dict[str, list[Any]] = {}
     for ids in _chunks(accounts):
         condition = intervals.c.ended_at.is_(None)
         if later:
             condition = sa.or_(condition, intervals.c.ended_at >= when)
         for row in conn.execute(
-            sa.select(intervals, findings.c.fingerprint)
+            sa.select(intervals, findings.c.fingerprint, findings.c.account_id, findings.c.rule_id)
             .join(findings, findings.c.id == intervals.c.finding_id)
             .where(condition)
             .where(findings.c.account_id.in_(ids))
@@ -501,10 +500,14 @@ def _replay(
     inserts: list[dict[str, Any]] = []
     opened = closed = extended = 0
     for fp in sorted(set(observed) | set(in_force)):
-        account, rule = by_id.get(fp) or (seen[fp].account_id, seen[fp].rule_id)
+        rows = in_force.get(fp, [])
+        account, rule = (
+            (rows[0]["account_id"], rows[0]["rule_id"])
+            if rows
+            else (seen[fp].account_id, seen[fp].rule_id)
+        )
         if rule not in ran or (fp not in observed and account not in scope):
             continue
-        rows = in_force.get(fp, [])
         before = [r for r in rows if utc(r["first_seen"]) <= when]
         current = before[-1] if before else None
         ended = current["ended_at"] if current is not None else None
@@ -658,19 +661,6 @@ def _reachable(conn: Connection, scan_id: int, account: str) -> bool:
             .where(scan_accounts.c.account_id == account)
         ).scalar()
     )
-
-
-def _findings_of(conn: Connection, accounts: list[str]) -> dict[str, tuple[str, str]]:
-    """Fingerprint -> (account, rule) of the recorded findings of these accounts."""
-    found: dict[str, tuple[str, str]] = {}
-    for ids in _chunks(accounts):
-        for fp, account, rule in conn.execute(
-            sa.select(findings.c.fingerprint, findings.c.account_id, findings.c.rule_id).where(
-                findings.c.account_id.in_(ids)
-            )
-        ):
-            found[fp] = (account, rule)
-    return found
 
 
 def _refuse_other_organization(conn: Connection, organization: str | None, source: str) -> None:
