@@ -41,6 +41,7 @@ from trailcheck.audit.model import (
 )
 from trailcheck.audit.period import (
     Judgement,
+    Kind,
     Observation,
     Piece,
     Restore,
@@ -57,6 +58,8 @@ from trailcheck.verify.report import CheckStatus, VerificationReport
 
 INTEGRITY_RULES = ("CT.TRAIL.LOG_VALIDATION",)
 _WORST: tuple[Verdict, ...] = ("failing", "interrupted", "not_evidenced", "held")
+# a scan's findings of a rule in an account, worst first: what the observation says
+_DECIDING: tuple[tuple[str, Kind], ...] = (("FAIL", "fail"), ("ERROR", "unknown"), ("PASS", "pass"))
 
 
 @dataclass
@@ -213,11 +216,11 @@ class Evidence:
         here = [
             i for i in self.by_key.get((account, rule), ()) if i.first_seen <= when <= i.last_seen
         ]
-        for status, kind in (("FAIL", "fail"), ("ERROR", "unknown"), ("PASS", "pass")):
+        for status, kind in _DECIDING:
             matching = [i for i in here if i.status == status]
             if matching:
                 why = "; ".join(dict.fromkeys(f"{i.rule_id}: {i.reason}" for i in matching))
-                return Observation(when, kind, why[:500])  # type: ignore[arg-type]
+                return Observation(when, kind, why[:500])
         na = [i for i in here if i.status == "NOT_APPLICABLE"]
         if na:
             return Observation(when, "na", f"{rule} not applicable: {na[0].reason}")
