@@ -7,8 +7,10 @@ test artifacts dir (TRAILCHECK_TEST_ARTIFACTS, default ./test-artifacts) for peo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -355,3 +357,101 @@ def test_large_scan_report_renders_findings_only_when_asked(browser: Any, tmp_pa
     page.wait_for_selector(f"#account-{DEV} .finding[data-status=PASS]", state="attached")
     assert page.locator(f"#account-{DEV} .finding[data-status=PASS]").count() >= 1
     watched.assert_clean()
+
+
+SIX = [str(i) * 12 for i in range(1, 7)]
+
+
+def _six_accounts_day(root: Path) -> Path:
+    """A day of six accounts (issue 17 item 8): the sixth cannot be entered, the second
+    stops logging at noon. Scans at -18 h (the state at --from), 00:00, 06:00, 12:00."""
+    from datetime import timedelta
+
+    from factories import make_account, make_status
+
+    from trailcheck.model import ScanMetadata, Unknown
+
+    denied = Unknown(operation="sts:AssumeRole", error_code="AccessDenied")
+    paths = []
+    for hour in (-18, 0, 6, 12):
+        trails = [
+            make_trail(
+                f"main-{a}", a, status=make_status(is_logging=not (a == SIX[1] and hour >= 12))
+            )
+            for a in SIX[:5]
+        ]
+        accounts = [make_account(a) for a in SIX[:5]] + [make_account(SIX[5], access_error=denied)]
+        when = T0 + timedelta(hours=hour)
+        inventory = make_inventory(
+            trails, accounts, buckets=[make_bucket(f"logs-{a}", a) for a in SIX[:5]]
+        )
+        inventory = inventory.model_copy(
+            update={"metadata": ScanMetadata(tool_version="t", started_at=when, finished_at=when)}
+        )
+        path = root / f"six{hour}.json"
+        path.write_text(dump_json(evaluate(inventory, load_rules(include_plugins=False))), "utf-8")
+        paths.append(path)
+    url = f"sqlite:///{root / 'six.db'}"
+    assert main(["history", "import", *map(str, paths), "--history", url]) == 0
+    out = root / "six"
+    args = ["audit", "--from", "2026-07-01", "--to", "2026-07-01", "--history", url]
+    assert main([*args, "--output-dir", str(out), "--pdf", "--quiet"]) == 0
+    return out
+
+
+def test_audit_pdf_is_proportional_and_never_breaks_a_token(tmp_path: Path) -> None:
+    """Issue 17 item 8: pages as images (nothing runs off the page), no id or date broken
+    across lines, one appendix row for an unreachable account, a page count that follows
+    what happened (was 174 pages for this day before)."""
+    _need("pdftotext")
+    _need("pdftoppm")
+    out = _six_accounts_day(tmp_path)
+    pdf = out / "audit.pdf"
+    pages = [p for p in _page_texts(pdf) if p.strip()]
+    assert len(pages) <= 60
+    raw = subprocess.run(
+        ["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    lines = [line.rstrip() for line in raw.splitlines() if line.strip()]
+    for a, b in itertools.pairwise(lines):
+        assert not re.search(r"\d-$", a), a  # a date or a name broken at its hyphen
+        tail, head = re.search(r"\d*$", a).group(), re.match(r"\d*", b.lstrip()).group()
+        assert not (tail and head and len(tail) + len(head) == 12), (a, b)  # an account id
+    data = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    whole = [
+        u for u in data["unseen"] if u["account_id"] == SIX[5] and "whole account" in u["what"]
+    ]
+    assert len(whole) == 1 and "role could not be assumed" in whole[0]["why"]
+    images = tmp_path / "pages"
+    images.mkdir()
+    subprocess.run(["pdftoppm", "-gray", "-r", "40", str(pdf), str(images / "p")], check=True)
+    rendered = sorted(images.glob("p*.pgm"))
+    assert len(rendered) == int(_pdfinfo(pdf)["Pages"]) >= len(pages)
+    for image in rendered:
+        width, height, pixels = _pgm(image)
+        margin = width // 30  # nothing may run into the right page margin
+        ink = [pixels[y * width + x] for y in range(height) for x in range(width - margin, width)]
+        assert min(ink) > 200, f"{image.name}: ink in the right margin"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "5", "-l", "5", "-singlefile", str(pdf),
+         str(ARTIFACTS / "audit-six-accounts-page-5")],
+        check=True,
+    )  # fmt: skip
+
+
+def _pdfinfo(pdf: Path) -> dict[str, str]:
+    text = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    return dict(
+        (k.strip(), v.strip())
+        for k, _, v in (line.partition(":") for line in text.stdout.splitlines())
+    )
+
+
+def _pgm(path: Path) -> tuple[int, int, bytes]:
+    """A binary PGM (P5, 8-bit) as width, height and its pixels (0 black .. 255 white)."""
+    data = path.read_bytes()
+    fields = data.split(maxsplit=4)
+    assert fields[0] == b"P5" and fields[3] == b"255"
+    width, height = int(fields[1]), int(fields[2])
+    return width, height, fields[4][-width * height :]

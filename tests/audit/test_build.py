@@ -28,7 +28,7 @@ from trailcheck.verify.results import Gap, TrailVerification, Window
 
 START = datetime(2026, 7, 1, tzinfo=UTC)
 END = datetime(2026, 7, 10, 23, 59, 59, tzinfo=UTC)
-DAYS = range(10)  # one scan a day at 06:00, July 1 to 10
+DAYS = range(-1, 10)  # one scan a day at 06:00, June 30 (the state at --from) to July 10
 
 
 def inputs(**overrides: Any) -> AuditInputs:
@@ -49,14 +49,17 @@ def timeline(ctl: ControlResult, account: str):  # type: ignore[no-untyped-def]
     return next(t for t in ctl.accounts if t.account_id == account)
 
 
-def test_held_throughout_and_manual(fill) -> None:  # type: ignore[no-untyped-def]
+def test_held_throughout_and_related_controls_evidenced(fill) -> None:  # type: ignore[no-untyped-def]
     doc = build_audit(fill(daily(DAYS)), inputs())
     ctl = control(doc, "cis-aws-3.0", "3.1")
     assert ctl.verdict == "held" and ctl.held_accounts == 2
     assert not ctl.interruptions and not ctl.gaps
     assert timeline(ctl, PROD).segments[-1].state == "pass"
-    manual = [c for c in doc.controls if not c.rules]
-    assert manual and all(c.verdict == "manual" for c in manual)
+    undecided = [c for c in doc.controls if not c.rules]
+    assert undecided and all(
+        c.verdict in ("supports", "contradicts", "not_evidenced", "not_covered") for c in undecided
+    )
+    assert all(c.verdict == "not_covered" for c in undecided if not c.related_rules)
     assert {c.control_id for c in doc.controls} == set(frameworks()["cis-aws-3.0"])
     assert doc.cover.scans == 10 and [a.account_id for a in doc.cover.accounts] == [PROD, DEV]
 
@@ -94,8 +97,9 @@ def test_a_gap_longer_than_the_cadence_is_not_evidenced(fill) -> None:  # type: 
     doc = build_audit(store, inputs())
     ctl = control(doc, "cis-aws-3.0", "3.1")
     assert ctl.verdict == "not_evidenced"
+    # the scan of day 3 speaks for one cadence (a day); nothing speaks from then to day 7
     assert {(g.account_id, g.start, g.end, g.hours) for g in ctl.gaps} == {
-        (a, T0 + 3 * DAY, T0 + 7 * DAY, 96.0) for a in (PROD, DEV)
+        (a, T0 + 4 * DAY, T0 + 7 * DAY, 72.0) for a in (PROD, DEV)
     }
     assert any("expected cadence" in u.why for u in doc.unseen)
     # a weekly cadence accepts the same history

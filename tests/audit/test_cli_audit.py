@@ -62,3 +62,17 @@ def test_reimporting_is_recognised_by_hash(history: str, tmp_path: Path, capsys)
     capsys.readouterr()
     assert main(["history", "import", str(tmp_path / "report-0.json"), "--history", history]) == 0
     assert "already recorded (scan 1)" in capsys.readouterr().out
+
+
+def test_importing_another_organization_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'org.db'}"
+    paths = []
+    for day, org in ((0, "o-aaaaaaaaaa"), (1, "o-bbbbbbbbbb")):
+        path = tmp_path / f"{org}.json"
+        path.write_text(dump_json(report_at(T0 + day * DAY, organization_id=org)), "utf-8")
+        paths.append(path)
+    assert main(["history", "import", str(paths[0]), "--history", url]) == 0
+    capsys.readouterr()
+    assert main(["history", "import", str(paths[1]), "--history", url]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "use one --history per organization" in err[0]

@@ -101,12 +101,39 @@ def test_recording_the_same_report_twice_changes_nothing(history_url: str) -> No
     store.close()
 
 
-def test_an_older_report_of_the_same_accounts_is_refused(history_url: str) -> None:
+def test_a_long_scan_recorded_after_a_quicker_later_one_is_kept(history_url: str) -> None:
+    """Issue 17 item 9: an --org scan started at 10:00 finishes after a CI scan of one account
+    started at 11:00 was recorded; both are kept and the intervals are those of time order
+    (formerly refused as "older than a recorded scan")."""
     store = open_store(history_url)
-    record(store, report_at(T0 + DAY))
-    with pytest.raises(UserError, match="older than a recorded scan"):
-        record(store, report_at(T0), source="old.json")
-    record(store, report_at(T0, logging={"333333333333": True}))  # other accounts: fine
+    record(store, report_at(T0))
+    record(store, report_at(T0 + DAY + timedelta(hours=5), logging={PROD: False}), "ci.json")
+    late = record(store, report_at(T0 + DAY + timedelta(hours=4)), "org.json")
+    assert late.new
+    assert [s.source for s in store.scans()] == ["test", "org.json", "ci.json"]
+    prod = logging_intervals(store, PROD)
+    assert [(i.status, i.first_seen, i.last_seen, i.ended_at) for i in prod] == [
+        ("PASS", T0, T0 + DAY + timedelta(hours=4), T0 + DAY + timedelta(hours=5)),
+        ("FAIL", T0 + DAY + timedelta(hours=5), T0 + DAY + timedelta(hours=5), None),
+    ]
+    [dev] = logging_intervals(store, DEV)
+    assert (dev.status, dev.last_seen, dev.ended_at) == (
+        "PASS",
+        T0 + DAY + timedelta(hours=4),
+        None,
+    )
+    store.close()
+
+
+def test_a_report_of_another_organization_is_refused_in_one_line(history_url: str) -> None:
+    store = open_store(history_url)
+    record(store, report_at(T0, organization_id="o-aaaaaaaaaa"))
+    with pytest.raises(
+        UserError, match="organization o-bbbbbbbbbb, but this history records o-aaaaaaaaaa"
+    ) as caught:
+        record(store, report_at(T0 + DAY, organization_id="o-bbbbbbbbbb"), source="other.json")
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("other.json: ")
+    assert len(store.scans()) == 1
     store.close()
 
 

@@ -1,27 +1,29 @@
 """Build the audit document of a period from the history, change events and verify-logs runs.
 
-A control's timeline in one account is read from the scans that covered the account: the state
-a scan saw (from the intervals of the control's deciding findings) holds until the next scan,
-for at most the expected cadence; past that nothing evidences it. Change events are placed on
-the timelines of the controls whose rules they can affect, and a StopLogging/DeleteTrail opens
-an interruption even when every scan of the period happened to pass.
+`load_rows` reads what the history recorded (the only SQL); `judge_period` is a pure function
+of those rows, the change events and the period. Each (account, rule) is a list of
+observations: the scans that ran the rule over the account, and what they saw (pass, fail,
+unknown: ERROR / unreachable / not run / nothing reported, or not applicable); period.py turns
+them and the successful change events into pieces of time and reads verdicts off them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from itertools import pairwise
 from typing import Any
 
 from trailcheck import __version__
 from trailcheck.audit.events import RESTORES, STOPS, affected_rules, resource_names
 from trailcheck.audit.model import (
+    VERDICTS,
     AccountRef,
     AccountSummary,
     AccountTimeline,
+    Attempt,
     AuditDocument,
     Change,
     ControlResult,
@@ -30,20 +32,34 @@ from trailcheck.audit.model import (
     Gap,
     InputFile,
     Interruption,
+    RelatedEvidence,
     Remediation,
     Segment,
-    State,
     Unseen,
     Verdict,
     WaiverEntry,
 )
+from trailcheck.audit.period import (
+    Judgement,
+    Kind,
+    Observation,
+    Piece,
+    Restore,
+    Stop,
+    combine,
+    judge,
+    rule_pieces,
+)
 from trailcheck.errors import UserError
 from trailcheck.history.store import HistoryStore, IntervalRecord, ScanRecord, sha256_bytes
 from trailcheck.rules import frameworks as known_frameworks
+from trailcheck.rules import load_rules
 from trailcheck.verify.report import CheckStatus, VerificationReport
 
 INTEGRITY_RULES = ("CT.TRAIL.LOG_VALIDATION",)
 _WORST: tuple[Verdict, ...] = ("failing", "interrupted", "not_evidenced", "held")
+# a scan's findings of a rule in an account, worst first: what the observation says
+_DECIDING: tuple[tuple[str, Kind], ...] = (("FAIL", "fail"), ("ERROR", "unknown"), ("PASS", "pass"))
 
 
 @dataclass
@@ -60,99 +76,89 @@ class AuditInputs:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ScanView:
+    """One recorded scan as the audit reads it: which rules it ran, which accounts it skipped."""
+
+    record: ScanRecord
+    rules: frozenset[str]
+    skipped: dict[str, str]  # account id -> why it was not scanned
+
+
+@dataclass(frozen=True)
+class HistoryRows:
+    """What the history holds for a period: the scans that evidence it (those inside it and,
+    per account, the last one before it), the intervals they recorded, and the latest scan's
+    rule catalogue, account names and waivers."""
+
+    scans: list[ScanView]
+    intervals: list[IntervalRecord]
+    catalogue: dict[str, Any]
+    account_doc: dict[str, Any]
+    waivers: list[dict[str, Any]]
+
+
 def _hours(delta: timedelta) -> float:
     return round(delta.total_seconds() / 3600, 2)
 
 
-def _worst(verdicts: Iterable[Verdict]) -> Verdict:
+def _worst(verdicts: list[Verdict]) -> Verdict:
     present = set(verdicts)
     return next((v for v in _WORST if v in present), "held")
 
 
-def _state(statuses: set[str]) -> State:
-    if "FAIL" in statuses:
-        return "fail"
-    if "ERROR" in statuses:
-        return "error"
-    return "pass" if statuses else "none"
+def load_rows(store: HistoryStore, inputs: AuditInputs) -> HistoryRows:
+    """Read the period's evidence from the store (the audit's only SQL)."""
+    if inputs.end <= inputs.start:
+        raise UserError("--to must be after --from")
+    every = store.scans(until=inputs.end)
+    before: dict[str, ScanRecord] = {}
+    for scan in every:
+        if scan.started_at < inputs.start:
+            for account in scan.accounts:
+                before[account] = scan
+    chosen = {s.id for s in every if s.started_at >= inputs.start}
+    chosen |= {s.id for s in before.values()}
+    used = [s for s in every if s.id in chosen]
+    if not used:
+        raise UserError(
+            f"no recorded scan covers {inputs.start.date()} to {inputs.end.date()}: record scans "
+            "with `trailcheck scan --history` or `trailcheck history import`"
+        )
+    documents: dict[str, Any] = {}
+
+    def doc(sha: str) -> Any:
+        if sha not in documents:
+            documents[sha] = store.document(sha)
+        return documents[sha]
+
+    # every built-in rule is known even when no scan of the period ran it: a rule disabled
+    # throughout still decides its controls, and is "not run" (not evidenced) in every scan
+    catalogue: dict[str, Any] = {
+        r.id: r.info().model_dump(mode="json") for r in load_rules(include_plugins=False)
+    }
+    views = []
+    for s in used:
+        rules = doc(s.rules_doc)
+        catalogue.update(rules)
+        skipped = {
+            k["account_id"]: f"not scanned (account status {k['status']})"
+            for k in doc(s.accounts_doc).get("skipped_accounts", [])
+        }
+        views.append(ScanView(s, frozenset(rules), skipped))
+    latest = used[-1]
+    return HistoryRows(
+        scans=views,
+        intervals=store.intervals(used[0].started_at, inputs.end),
+        catalogue=catalogue,
+        account_doc=doc(latest.accounts_doc),
+        waivers=doc(latest.waivers_doc),
+    )
 
 
-@dataclass
-class _Account:
-    """The evidence points of one account: the times of the scans that covered it."""
-
-    times: list[datetime]  # scans of the period, after the latest one before it (if any)
-    before: datetime | None  # the latest scan before the period
-    gaps: list[Gap]
-
-
-def _accounts(scans: list[ScanRecord], inputs: AuditInputs) -> dict[str, _Account]:
-    times: dict[str, list[datetime]] = defaultdict(list)
-    before: dict[str, datetime] = {}
-    for scan in scans:
-        for account in scan.accounts:
-            if scan.started_at < inputs.start:
-                before[account] = scan.started_at
-            elif scan.started_at <= inputs.end:
-                times[account].append(scan.started_at)
-    result = {}
-    for account in sorted(set(times) | set(before)):
-        points = [before.get(account, inputs.start), *times[account], inputs.end]
-        gaps = [
-            Gap(account_id=account, start=max(a, inputs.start), end=b, hours=_hours(b - a))
-            for a, b in pairwise(points)
-            if b - a > inputs.cadence
-        ]
-        result[account] = _Account(times[account], before.get(account), gaps)
-    return result
-
-
-class _Timelines:
-    """State of a set of rules in one account at each scan that covered it."""
-
-    def __init__(self, found: list[IntervalRecord]) -> None:
-        self.by_key: dict[tuple[str, str], list[IntervalRecord]] = defaultdict(list)
-        for interval in found:
-            self.by_key[(interval.account_id, interval.rule_id)].append(interval)
-
-    def at(self, account: str, rules: list[str], when: datetime) -> tuple[State, list[str]]:
-        statuses: set[str] = set()
-        failing: list[str] = []
-        for rule in rules:
-            for i in self.by_key.get((account, rule), ()):
-                if i.first_seen <= when <= i.last_seen:
-                    statuses.add(i.status)
-                    if i.status in ("FAIL", "ERROR"):
-                        failing.append(f"{i.rule_id}: {i.reason}")
-        return _state(statuses), failing
-
-
-def _segments(
-    acct: _Account, states: list[tuple[datetime, State]], inputs: AuditInputs
-) -> list[Segment]:
-    segments: list[Segment] = []
-    points: list[tuple[datetime, State]] = [*states, (inputs.end, "none")]
-    cursor = inputs.start
-    if not states or states[0][0] > inputs.start:
-        first = states[0][0] if states else inputs.end
-        segments.append(Segment(start=inputs.start, end=first, state="none"))
-        cursor = first
-    for (when, state), (following, _) in pairwise(points):
-        begin = max(when, inputs.start)
-        held_until = min(following, when + inputs.cadence, inputs.end)
-        if held_until > begin:
-            segments.append(Segment(start=begin, end=held_until, state=state))
-        if following > held_until and following > begin:
-            segments.append(Segment(start=max(held_until, begin), end=following, state="none"))
-        cursor = following
-    del cursor
-    merged: list[Segment] = []
-    for s in segments:
-        if merged and merged[-1].state == s.state and merged[-1].end == s.start:
-            merged[-1] = Segment(start=merged[-1].start, end=s.end, state=s.state)
-        elif s.end > s.start:
-            merged.append(s)
-    return merged
+def build_audit(store: HistoryStore, inputs: AuditInputs) -> AuditDocument:
+    """The audit document of [inputs.start, inputs.end]."""
+    return judge_period(load_rows(store, inputs), inputs)
 
 
 def _who(event: dict[str, Any]) -> str:
@@ -161,79 +167,342 @@ def _who(event: dict[str, Any]) -> str:
     return event.get("principal_arn") or event.get("role_name") or "unknown principal"
 
 
-def _event_interruptions(
-    events: list[dict[str, Any]], account: str, rules: list[str], acct: _Account, end: datetime
-) -> list[Interruption]:
-    """StopLogging/DeleteTrail up to the matching restore (same resource), else to the next scan
-    of the account (which saw the state anew) or the end of the period."""
-    mine = [
-        e for e in events if e["account_id"] == account and affected_rules(e["event_name"], rules)
+def _names_trail(text: str, names: list[str], account: str | None) -> bool:
+    """Whether a finding's text names one of an event's trails (an ARN, or a name in the event's
+    account)."""
+    for name in names:
+        needle = name if name.startswith("arn:") else f":{account}:trail/{name}"
+        if needle in text:
+            return True
+    return False
+
+
+class Evidence:
+    """Observations and pieces of (account, rule), computed once each."""
+
+    def __init__(self, rows: HistoryRows, inputs: AuditInputs) -> None:
+        self.rows = rows
+        self.inputs = inputs
+        self.by_key: dict[tuple[str, str], list[IntervalRecord]] = defaultdict(list)
+        self.by_account: dict[str, list[IntervalRecord]] = defaultdict(list)
+        for i in rows.intervals:
+            self.by_key[(i.account_id, i.rule_id)].append(i)
+            self.by_account[i.account_id].append(i)
+        events = [e for e in inputs.events if inputs.start <= e["event_time"] <= inputs.end]
+        self.changes = [e for e in events if not e.get("error_code")]
+        self.attempts = [e for e in events if e.get("error_code")]
+        self.observations = cache(self._observations)
+        self.pieces = cache(self._pieces)
+
+    def _observations(self, account: str, rule: str) -> tuple[Observation, ...]:
+        found = []
+        for view in self.rows.scans:
+            scan = view.record
+            when = scan.started_at
+            if account in view.skipped:
+                found.append(Observation(when, "unknown", view.skipped[account]))
+            elif account not in scan.accounts:
+                continue
+            elif not scan.accounts[account]:
+                why = "account unreachable (the scan's role could not be assumed)"
+                found.append(Observation(when, "unknown", why))
+            elif rule not in view.rules:
+                found.append(Observation(when, "unknown", f"{rule} not run (disabled)"))
+            else:
+                found.append(self._seen(account, rule, when))
+        return tuple(found)
+
+    def _seen(self, account: str, rule: str, when: datetime) -> Observation:
+        here = [
+            i for i in self.by_key.get((account, rule), ()) if i.first_seen <= when <= i.last_seen
+        ]
+        for status, kind in _DECIDING:
+            matching = [i for i in here if i.status == status]
+            if matching:
+                why = "; ".join(dict.fromkeys(f"{i.rule_id}: {i.reason}" for i in matching))
+                return Observation(when, kind, why[:500])
+        na = [i for i in here if i.status == "NOT_APPLICABLE"]
+        if na:
+            return Observation(when, "na", f"{rule} not applicable: {na[0].reason}")
+        return Observation(when, "unknown", f"{rule} reported nothing for the account")
+
+    def has_finding(self, account: str, rule: str) -> bool:
+        return bool(self.by_key.get((account, rule)))
+
+    def covered_by(self, account: str, event: dict[str, Any]) -> bool:
+        """The event is in this account, or on a trail that a finding of this account named
+        (e.g. a member covered by the organization trail) when the event happened."""
+        if event["account_id"] == account:
+            return True
+        names = resource_names(event)
+        if not names or event.get("event_source") not in (None, "cloudtrail.amazonaws.com"):
+            return False
+        t = event["event_time"]
+        return any(
+            i.first_seen <= t
+            and (i.ended_at is None or i.ended_at > t)
+            and _names_trail(f"{i.resource_arn} {i.reason}", names, event["account_id"])
+            for i in self.by_account.get(account, ())
+        )
+
+    def _pieces(self, account: str, rule: str) -> tuple[Piece, ...]:
+        stops: list[Stop] = []
+        restores: list[Restore] = []
+        for e in self.changes:
+            name = e["event_name"]
+            if name not in STOPS and name not in RESTORES:
+                continue
+            if not affected_rules(name, [rule]) or not self.covered_by(account, e):
+                continue
+            names = frozenset(resource_names(e))
+            if name in STOPS:
+                cause = f"{name} {', '.join(sorted(names))}".strip()
+                stops.append(Stop(e["event_time"], cause, _who(e), names))
+            else:
+                restores.append(Restore(e["event_time"], names))
+        return tuple(
+            rule_pieces(
+                self.observations(account, rule),
+                stops,
+                restores,
+                self.inputs.start,
+                self.inputs.end,
+                self.inputs.cadence,
+            )
+        )
+
+    def judged(self, account: str, rules: list[str]) -> Judgement:
+        pieces = combine(
+            [list(self.pieces(account, r)) for r in rules], self.inputs.start, self.inputs.end
+        )
+        passes = sorted(
+            o.time for r in rules for o in self.observations(account, r) if o.kind == "pass"
+        )
+        return judge(pieces, passes)
+
+
+def _interruptions(account: str, j: Judgement, inputs: AuditInputs) -> list[Interruption]:
+    return [
+        Interruption(
+            account_id=account,
+            start=run.start,
+            end=run.end,
+            hours=_hours((run.end or inputs.end) - run.start),
+            cause=run.cause[:500],
+            by=run.by,
+            held_before=run.held_before,
+            ended_after=run.ended_after if run.ended_after != run.end else None,
+        )
+        for run in j.runs
     ]
-    found = []
-    for index, event in enumerate(mine):
-        if event["event_name"] not in STOPS:
-            continue
-        names = set(resource_names(event))
-        restore = next(
-            (
-                e
-                for e in mine[index + 1 :]
-                if e["event_name"] in RESTORES and (not names or names & set(resource_names(e)))
-            ),
-            None,
+
+
+def _gaps(account: str, j: Judgement) -> list[Gap]:
+    return [
+        Gap(
+            account_id=account,
+            start=p.start,
+            end=p.end,
+            hours=_hours(p.end - p.start),
+            why=p.why[:300],
         )
-        stop = event["event_time"]
-        until = (
-            restore["event_time"] if restore else next((t for t in acct.times if t > stop), None)
+        for p in j.gaps
+    ]
+
+
+def _segments(j: Judgement) -> list[Segment]:
+    return [Segment(start=p.start, end=p.end, state=p.kind) for p in j.pieces]
+
+
+def _detail(j: Judgement) -> str:
+    """One line: what a rule's evidence says over the period."""
+    if j.runs:
+        run = j.runs[-1]
+        end = f"{run.end:%Y-%m-%d %H:%M}" if run.end else "still at the end"
+        by = f" by {run.by}" if run.by else ""
+        return f"{run.start:%Y-%m-%d %H:%M} to {end}{by}: {run.cause}"[:300]
+    if j.gaps:
+        g = j.gaps[0]
+        return f"{g.start:%Y-%m-%d %H:%M} to {g.end:%Y-%m-%d %H:%M}: {g.why}"[:300]
+    return "PASS throughout"
+
+
+def _accounts_of(rows: HistoryRows) -> list[str]:
+    seen: dict[str, None] = {}
+    for view in rows.scans:
+        for account in view.record.accounts:
+            seen.setdefault(account, None)
+    return list(seen)
+
+
+def judge_period(rows: HistoryRows, inputs: AuditInputs) -> AuditDocument:
+    """The audit document of [inputs.start, inputs.end]: a pure function of the rows, the
+    change events and the period."""
+    if inputs.end <= inputs.start:
+        raise UserError("--to must be after --from")
+    known = known_frameworks()
+    chosen = inputs.frameworks or sorted(known)
+    unknown = [f for f in chosen if f not in known]
+    if unknown:
+        raise UserError(
+            f"--framework: unknown framework {unknown[0]!r} (known: {', '.join(sorted(known))})"
         )
-        found.append(
-            Interruption(
-                account_id=account,
-                start=stop,
-                end=until,
-                hours=_hours((until or end) - stop),
-                cause=f"{event['event_name']} {', '.join(sorted(names)) or ''}".strip()
-                + (f" (until {restore['event_name']})" if restore else ""),
-                by=_who(event),
+    evidence = Evidence(rows, inputs)
+    accounts = _accounts_of(rows)
+    unseen_accounts = {a for a in accounts if not evidence.by_account.get(a)}
+    info = rows.account_doc.get("account_info", {})
+    verification = _verification_lines(inputs.verifications, inputs)
+    catalogue = rows.catalogue
+
+    def rules_for(framework: str, control_id: str, key: str) -> list[str]:
+        return sorted(
+            r
+            for r, meta in catalogue.items()
+            if control_id in (meta.get(key) or {}).get(framework, [])
+        )
+
+    def judged_in(rule_ids: list[str]) -> list[str]:
+        return [
+            a
+            for a in accounts
+            if a in unseen_accounts or any(evidence.has_finding(a, r) for r in rule_ids)
+        ]
+
+    controls: list[ControlResult] = []
+    per_account: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_WORST, 0))
+    event_controls: dict[str, list[str]] = defaultdict(list)
+    for framework in chosen:
+        for control_id, title in known[framework].items():
+            rules = rules_for(framework, control_id, "controls")
+            related_rules = [
+                r for r in rules_for(framework, control_id, "related_controls") if r not in rules
+            ]
+            related = [
+                RelatedEvidence(rule_id=r, account_id=a, verdict=j.verdict, detail=_detail(j))
+                for r in related_rules
+                for a in judged_in([r])
+                for j in [evidence.judged(a, [r])]
+            ]
+            timelines: list[AccountTimeline] = []
+            interruptions: list[Interruption] = []
+            gaps: list[Gap] = []
+            lines: list[str] = []
+            for account in judged_in(rules) if rules else []:
+                j = evidence.judged(account, rules)
+                verdicts: list[Verdict] = [j.verdict]
+                if any(r in INTEGRITY_RULES for r in rules):
+                    for text, implied in verification.get(account, []):
+                        lines.append(f"{account}: {text}")
+                        verdicts.append(implied)
+                verdict = _worst(verdicts)
+                placed = [
+                    e["event_id"]
+                    for e in evidence.changes
+                    if affected_rules(e["event_name"], rules) and evidence.covered_by(account, e)
+                ]
+                for event_id in placed:
+                    event_controls[event_id].append(f"{framework} {control_id}")
+                last = j.pieces[-1] if j.pieces else None
+                timelines.append(
+                    AccountTimeline(
+                        account_id=account,
+                        verdict=verdict,
+                        segments=_segments(j),
+                        events=placed,
+                        reasons=[last.why[:300]]
+                        if last and last.kind != "pass" and last.why
+                        else [],
+                    )
+                )
+                per_account[account][verdict] += 1
+                interruptions.extend(_interruptions(account, j, inputs))
+                gaps.extend(_gaps(account, j))
+            if rules:
+                verdict = _worst([t.verdict for t in timelines]) if timelines else "not_evidenced"
+            elif related_rules:
+                kinds = {r.verdict for r in related}
+                verdict = (
+                    "contradicts"
+                    if kinds & {"failing", "interrupted"}
+                    else "not_evidenced"
+                    if "not_evidenced" in kinds or not related
+                    else "supports"
+                )
+            else:
+                verdict = "not_covered"
+            controls.append(
+                ControlResult(
+                    framework=framework,
+                    control_id=control_id,
+                    title=title,
+                    verdict=verdict,
+                    rules=rules,
+                    held_accounts=sum(t.verdict == "held" for t in timelines),
+                    accounts=timelines,
+                    interruptions=sorted(interruptions, key=lambda i: (i.start, i.account_id)),
+                    gaps=gaps,
+                    verification=lines,
+                    related_rules=related_rules,
+                    related=related,
+                )
             )
-        )
-    return found
-
-
-def _fail_interruptions(
-    account: str, states: list[tuple[datetime, State, list[str]]], inputs: AuditInputs
-) -> list[Interruption]:
-    """From the first scan that saw the failure to the first that saw it fixed; the scan
-    before it (when it saw the control hold) bounds how early the failure may have begun."""
-    found = []
-    opened: tuple[datetime, list[str], datetime | None] | None = None
-    previous: tuple[datetime, State] | None = None
-
-    def close(end: datetime | None) -> None:
-        assert opened is not None
-        start, reasons, after = opened
-        found.append(
-            Interruption(
-                account_id=account,
-                start=start,
-                end=end,
-                hours=_hours((end or inputs.end) - start),
-                cause="; ".join(sorted(set(reasons)))[:500],
-                held_before=after,
+    used = [v.record for v in rows.scans]
+    return AuditDocument(
+        cover=_cover(inputs, used, accounts, info, chosen, used[-1]),
+        frameworks=[
+            FrameworkSummary(
+                framework=f,
+                title=f,
+                counts={
+                    v: sum(1 for c in controls if c.framework == f and c.verdict == v)
+                    for v in VERDICTS
+                },
             )
-        )
-
-    for when, state, reasons in states:
-        if state == "fail" and opened is None:
-            after = previous[0] if previous and previous[1] == "pass" else None
-            opened = (max(when, inputs.start), reasons, after)
-        elif state != "fail" and opened is not None:
-            close(when)
-            opened = None
-        previous = (when, state)
-    if opened is not None:
-        close(None)
-    return found
+            for f in chosen
+        ],
+        accounts=[
+            AccountSummary(
+                account_id=a,
+                name=(info.get(a) or {}).get("name"),
+                ou_path=(info.get(a) or {}).get("ou_path"),
+                counts=dict(per_account[a]),
+            )
+            for a in accounts
+        ],
+        controls=controls,
+        changes=[
+            Change(
+                time=e["event_time"],
+                event_name=e["event_name"],
+                account_id=e["account_id"],
+                region=e.get("region"),
+                who=_who(e),
+                source_ip=e.get("source_ip"),
+                resources=resource_names(e),
+                controls=event_controls.get(e["event_id"], []),
+                event_id=e["event_id"],
+            )
+            for e in evidence.changes
+        ],
+        attempts=[
+            Attempt(
+                time=e["event_time"],
+                event_name=e["event_name"],
+                account_id=e["account_id"],
+                region=e.get("region"),
+                who=_who(e),
+                source_ip=e.get("source_ip"),
+                resources=resource_names(e),
+                error_code=e["error_code"],
+                error_message=e.get("error_message"),
+                event_id=e["event_id"],
+            )
+            for e in evidence.attempts
+        ],
+        remediation=_remediation(rows.intervals, inputs, catalogue),
+        waivers=_waivers(rows.waivers, inputs.end.date()),
+        unseen=_unseen(rows, accounts, inputs, evidence),
+    )
 
 
 def _verification_lines(
@@ -278,171 +547,10 @@ def _verification_lines(
     return found
 
 
-def build_audit(store: HistoryStore, inputs: AuditInputs) -> AuditDocument:
-    """The audit document of [inputs.start, inputs.end]."""
-    if inputs.end <= inputs.start:
-        raise UserError("--to must be after --from")
-    all_scans = store.scans(until=inputs.end)
-    accounts = _accounts(all_scans, inputs)
-    used = [
-        s
-        for s in all_scans
-        if s.started_at >= inputs.start
-        or any(accounts[a].before == s.started_at for a in s.accounts if a in accounts)
-    ]
-    if not used:
-        raise UserError(
-            f"no recorded scan covers {inputs.start.date()} to {inputs.end.date()}: record scans "
-            "with `trailcheck scan --history` or `trailcheck history import`"
-        )
-    catalogue: dict[str, Any] = {}
-    for sha in dict.fromkeys(s.rules_doc for s in used):
-        catalogue.update(store.document(sha))
-    latest = used[-1]
-    account_doc = store.document(latest.accounts_doc)
-    info = account_doc.get("account_info", {})
-    known = known_frameworks()
-    chosen = inputs.frameworks or sorted(known)
-    unknown = [f for f in chosen if f not in known]
-    if unknown:
-        raise UserError(
-            f"--framework: unknown framework {unknown[0]!r} (known: {', '.join(sorted(known))})"
-        )
-    earliest = min(s.started_at for s in used)
-    found = store.intervals(earliest, inputs.end)
-    timelines = _Timelines(found)
-    verification = _verification_lines(inputs.verifications, inputs)
-    events = [e for e in inputs.events if inputs.start <= e["event_time"] <= inputs.end]
-
-    controls: list[ControlResult] = []
-    per_account: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_WORST, 0))
-    event_controls: dict[str, list[str]] = defaultdict(list)
-    for framework in chosen:
-        for control_id, title in known[framework].items():
-            rules = sorted(
-                r
-                for r, info_ in catalogue.items()
-                if control_id in info_["controls"].get(framework, [])
-            )
-            if not rules:
-                controls.append(
-                    ControlResult(
-                        framework=framework,
-                        control_id=control_id,
-                        title=title,
-                        verdict="manual",
-                        rules=[],
-                    )
-                )
-                continue
-            timelines_here: list[AccountTimeline] = []
-            interruptions: list[Interruption] = []
-            gaps: list[Gap] = []
-            lines: list[str] = []
-            for account, acct in accounts.items():
-                points = ([acct.before] if acct.before else []) + acct.times
-                observed = [(t, *timelines.at(account, rules, t)) for t in points]
-                if all(state == "none" for _, state, _ in observed):
-                    continue  # no deciding finding in this account: not judged here
-                verdicts: list[Verdict] = ["held"]
-                in_period = [o for o in observed if o[0] >= inputs.start] or observed[-1:]
-                if in_period[-1][1] == "fail":
-                    verdicts.append("failing")
-                fails = _fail_interruptions(account, observed, inputs)
-                fails = [i for i in fails if i.end is None or i.end > inputs.start]
-                stops = _event_interruptions(events, account, rules, acct, inputs.end)
-                if fails or stops:
-                    verdicts.append("interrupted")
-                if acct.gaps or any(state in ("error", "none") for _, state, _ in in_period):
-                    verdicts.append("not_evidenced")
-                if any(r in INTEGRITY_RULES for r in rules):
-                    for text, implied in verification.get(account, []):
-                        lines.append(f"{account}: {text}")
-                        verdicts.append(implied)
-                verdict = _worst(verdicts)
-                placed = [
-                    e["event_id"]
-                    for e in events
-                    if e["account_id"] == account and affected_rules(e["event_name"], rules)
-                ]
-                for event_id in placed:
-                    event_controls[event_id].append(f"{framework} {control_id}")
-                timelines_here.append(
-                    AccountTimeline(
-                        account_id=account,
-                        verdict=verdict,
-                        segments=_segments(acct, [(t, s) for t, s, _ in observed], inputs),
-                        events=placed,
-                        reasons=sorted(set(observed[-1][2]))[:10],
-                    )
-                )
-                per_account[account][verdict] += 1
-                interruptions.extend(fails + stops)
-                gaps.extend(acct.gaps)
-            verdict = (
-                _worst(t.verdict for t in timelines_here) if timelines_here else "not_evidenced"
-            )
-            controls.append(
-                ControlResult(
-                    framework=framework,
-                    control_id=control_id,
-                    title=title,
-                    verdict=verdict,
-                    rules=rules,
-                    held_accounts=sum(t.verdict == "held" for t in timelines_here),
-                    accounts=timelines_here,
-                    interruptions=sorted(interruptions, key=lambda i: (i.start, i.account_id)),
-                    gaps=gaps,
-                    verification=lines,
-                )
-            )
-    return AuditDocument(
-        cover=_cover(inputs, used, accounts, info, chosen, latest),
-        frameworks=[
-            FrameworkSummary(
-                framework=f,
-                title=f,
-                counts={
-                    v: sum(1 for c in controls if c.framework == f and c.verdict == v)
-                    for v in ("held", "interrupted", "failing", "not_evidenced", "manual")
-                },
-            )
-            for f in chosen
-        ],
-        accounts=[
-            AccountSummary(
-                account_id=a,
-                name=(info.get(a) or {}).get("name"),
-                ou_path=(info.get(a) or {}).get("ou_path"),
-                counts=dict(per_account[a]),
-            )
-            for a in accounts
-        ],
-        controls=controls,
-        changes=[
-            Change(
-                time=e["event_time"],
-                event_name=e["event_name"],
-                account_id=e["account_id"],
-                region=e.get("region"),
-                who=_who(e),
-                source_ip=e.get("source_ip"),
-                resources=resource_names(e),
-                controls=event_controls.get(e["event_id"], []),
-                event_id=e["event_id"],
-            )
-            for e in events
-        ],
-        remediation=_remediation(found, inputs, catalogue),
-        waivers=_waivers(store.document(latest.waivers_doc), inputs.end.date()),
-        unseen=_unseen(used, accounts, inputs, account_doc, timelines),
-    )
-
-
 def _cover(
     inputs: AuditInputs,
     used: list[ScanRecord],
-    accounts: dict[str, _Account],
+    accounts: list[str],
     info: dict[str, Any],
     chosen: list[str],
     latest: ScanRecord,
@@ -497,29 +605,137 @@ def _cover(
 def _remediation(
     found: list[IntervalRecord], inputs: AuditInputs, catalogue: dict[str, Any]
 ) -> list[Remediation]:
-    """FAIL intervals that overlap the period: resolved in it, or still open at its end."""
-    rows = []
+    """Failures that overlap the period. A failure is resolved only by a PASS of the same
+    finding: ERROR or NOT_APPLICABLE in between continue it, and a finding no longer reported
+    is not a fix (its row says so)."""
+    by_fp: dict[str, list[IntervalRecord]] = defaultdict(list)
     for i in found:
-        if i.status != "FAIL" or (i.ended_at is not None and i.ended_at < inputs.start):
-            continue
-        resolved = i.ended_at if i.ended_at is not None and i.ended_at <= inputs.end else None
-        rows.append(
-            Remediation(
-                rule_id=i.rule_id,
-                title=(catalogue.get(i.rule_id) or {}).get("title", i.rule_id),
-                account_id=i.account_id,
-                region=i.region,
-                resource_arn=i.resource_arn,
-                severity=i.severity,
-                failing_since=i.first_seen,
-                resolved_at=resolved,
-                days=round(((resolved or inputs.end) - i.first_seen).total_seconds() / 86400, 1),
-                reason=i.reason,
+        by_fp[i.fingerprint].append(i)
+    rows = []
+    for items in by_fp.values():
+        items.sort(key=lambda i: i.first_seen)
+        opened: IntervalRecord | None = None
+        for index, i in enumerate(items):
+            if i.status == "FAIL" and opened is None:
+                opened = i
+            if opened is None:
+                continue
+            following = items[index + 1] if index + 1 < len(items) else None
+            if following is not None and following.status != "PASS":
+                continue  # FAIL -> ERROR -> ...: the same failure until a PASS
+            resolved = following.first_seen if following is not None else None
+            if resolved is not None and resolved < inputs.start:
+                opened = None
+                continue
+            if resolved is not None and resolved > inputs.end:
+                resolved = None
+            note = None
+            if resolved is None and i.ended_at is not None and i.ended_at <= inputs.end:
+                note = (
+                    f"not reported since {i.ended_at:%Y-%m-%d %H:%M} "
+                    f"(last seen {i.status}): never seen fixed"
+                )
+            elif resolved is None and i.status != "FAIL":
+                note = f"last seen {i.status}: never seen fixed"
+            rows.append(
+                Remediation(
+                    rule_id=opened.rule_id,
+                    title=(catalogue.get(opened.rule_id) or {}).get("title", opened.rule_id),
+                    account_id=opened.account_id,
+                    region=opened.region,
+                    resource_arn=opened.resource_arn,
+                    severity=opened.severity,
+                    failing_since=opened.first_seen,
+                    resolved_at=resolved,
+                    days=round(
+                        ((resolved or inputs.end) - opened.first_seen).total_seconds() / 86400, 1
+                    ),
+                    reason=opened.reason,
+                    note=note,
+                )
             )
-        )
+            opened = None
     return sorted(
         rows, key=lambda r: (r.resolved_at is not None, r.failing_since, r.account_id, r.rule_id)
     )
+
+
+def _scan_gaps(
+    rows: HistoryRows, account: str, inputs: AuditInputs
+) -> list[tuple[datetime, datetime]]:
+    """Stretches longer than the cadence with no scan listing the account."""
+    times = [v.record.started_at for v in rows.scans if account in v.record.accounts]
+    before = [t for t in times if t < inputs.start]
+    points = [before[-1] if before else inputs.start]
+    points += [t for t in times if t >= inputs.start] + [inputs.end]
+    return [(max(a, inputs.start), b) for a, b in pairwise(points) if b - a > inputs.cadence]
+
+
+def _unseen(
+    rows: HistoryRows, accounts: list[str], inputs: AuditInputs, evidence: Evidence
+) -> list[Unseen]:
+    """What could not be seen, each thing once: an unreachable account is one row (not one
+    per rule), a rule that some scans did not run is one row."""
+    found: list[Unseen] = []
+    for account in accounts:
+        for start, end in _scan_gaps(rows, account, inputs):
+            found.append(
+                Unseen(
+                    account_id=account,
+                    what=f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} "
+                    f"({_hours(end - start)} h)",
+                    why="no scan covered the account for longer than the expected cadence "
+                    f"({_hours(inputs.cadence)} h)",
+                )
+            )
+        unreachable = [
+            v.record.started_at for v in rows.scans if v.record.accounts.get(account) is False
+        ]
+        if unreachable:
+            when = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in unreachable[:3])
+            more = f" and {len(unreachable) - 3} more" if len(unreachable) > 3 else ""
+            found.append(
+                Unseen(
+                    account_id=account,
+                    what=f"the whole account in {len(unreachable)} scan(s): {when}{more}",
+                    why="the scan's role could not be assumed (see the scan reports)",
+                )
+            )
+    skipped: dict[str, str] = {}
+    for v in rows.scans:
+        skipped.update(v.skipped)
+    for account, why in sorted(skipped.items()):
+        found.append(Unseen(account_id=account, what="the whole account", why=why))
+    ran_by: dict[str, int] = defaultdict(int)
+    for v in rows.scans:
+        for rule in v.rules:
+            ran_by[rule] += 1
+    for rule, n in sorted(ran_by.items()):
+        missing = [v.record.started_at for v in rows.scans if rule not in v.rules]
+        if missing:
+            found.append(
+                Unseen(
+                    what=f"{rule} in {len(missing)} scan(s), {missing[0]:%Y-%m-%d %H:%M} to "
+                    f"{missing[-1]:%Y-%m-%d %H:%M}",
+                    why=f"the rule was not run (disabled in the config); {n} scan(s) ran it",
+                )
+            )
+    errors: dict[tuple[str, str], str] = {}
+    for (account, _rule), items in evidence.by_key.items():
+        for i in items:
+            if i.status == "ERROR" and (i.ended_at is None or i.ended_at >= inputs.start):
+                errors[(account, f"{i.rule_id} {i.resource_arn}")] = i.reason
+    for (account, what), why in sorted(errors.items()):
+        found.append(Unseen(account_id=account, what=what, why=why))
+    for name, _, report in inputs.verifications:
+        for err in report.errors:
+            found.append(
+                Unseen(
+                    what=f"verify-logs ({name}): {err.subject}",
+                    why=f"{err.operation}: {err.reason}",
+                )
+            )
+    return found
 
 
 def _waivers(waivers: list[dict[str, Any]], end: date) -> list[WaiverEntry]:
@@ -543,56 +759,3 @@ def _waivers(waivers: list[dict[str, Any]], end: date) -> list[WaiverEntry]:
             )
         )
     return sorted(entries, key=lambda e: (e.days_left, e.rule))
-
-
-def _unseen(
-    used: list[ScanRecord],
-    accounts: dict[str, _Account],
-    inputs: AuditInputs,
-    account_doc: dict[str, Any],
-    timelines: _Timelines,
-) -> list[Unseen]:
-    found: list[Unseen] = []
-    for account, acct in accounts.items():
-        for gap in acct.gaps:
-            found.append(
-                Unseen(
-                    account_id=account,
-                    what=f"{gap.start.isoformat()} to {gap.end.isoformat()} ({gap.hours} h)",
-                    why="no scan covered the account for longer than the expected cadence "
-                    f"({_hours(inputs.cadence)} h)",
-                )
-            )
-        unreachable = [s for s in used if s.accounts.get(account) is False]
-        if unreachable:
-            found.append(
-                Unseen(
-                    account_id=account,
-                    what=f"{len(unreachable)} scan(s) could not enter the account",
-                    why="the scan's role could not be assumed (see the scan reports)",
-                )
-            )
-    for skipped in account_doc.get("skipped_accounts", []):
-        found.append(
-            Unseen(
-                account_id=skipped["account_id"],
-                what="not scanned",
-                why=f"account status {skipped['status']}",
-            )
-        )
-    errors: dict[tuple[str, str], str] = {}
-    for (account, _rule), items in timelines.by_key.items():
-        for i in items:
-            if i.status == "ERROR" and (i.ended_at is None or i.ended_at >= inputs.start):
-                errors[(account, f"{i.rule_id} {i.resource_arn}")] = i.reason
-    for (account, what), why in sorted(errors.items()):
-        found.append(Unseen(account_id=account, what=what, why=why))
-    for name, _, report in inputs.verifications:
-        for err in report.errors:
-            found.append(
-                Unseen(
-                    what=f"verify-logs ({name}): {err.subject}",
-                    why=f"{err.operation}: {err.reason}",
-                )
-            )
-    return found

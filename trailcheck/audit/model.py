@@ -8,18 +8,42 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 AUDIT_KIND = "trailcheck-audit"
-AUDIT_SCHEMA_VERSION = 1
+AUDIT_SCHEMA_VERSION = 2
 
-Verdict = Literal["held", "interrupted", "failing", "not_evidenced", "manual"]
-VERDICTS: tuple[Verdict, ...] = ("held", "interrupted", "failing", "not_evidenced", "manual")
+# A control some rule decides: held / interrupted / failing / not evidenced. A control rules only
+# relate to: the evidence supports or contradicts it, or does not evidence it (the auditor
+# decides). A control no rule even relates to: not covered by trailcheck.
+Verdict = Literal[
+    "held",
+    "interrupted",
+    "failing",
+    "not_evidenced",
+    "supports",
+    "contradicts",
+    "not_covered",
+]
+RuleVerdict = Literal["held", "interrupted", "failing", "not_evidenced"]
+VERDICTS: tuple[Verdict, ...] = (
+    "held",
+    "interrupted",
+    "failing",
+    "not_evidenced",
+    "supports",
+    "contradicts",
+    "not_covered",
+)
 VERDICT_TEXT = {
     "held": "held throughout",
     "interrupted": "interrupted",
     "failing": "failing",
     "not_evidenced": "not evidenced",
-    "manual": "not covered by any rule (manual)",
+    "supports": "evidence supports (auditor decides)",
+    "contradicts": "evidence contradicts (auditor decides)",
+    "not_covered": "no trailcheck rule relates (evidence from elsewhere)",
 }
-State = Literal["pass", "fail", "error", "none"]
+# pass: a PASS saw it; fail: a FAIL (or a stop event); unknown: nothing or only ERROR /
+# unreachable / rule not run saw it; na: only NOT_APPLICABLE (never evidence of "held")
+State = Literal["pass", "fail", "unknown", "na"]
 
 
 class _Frozen(BaseModel):
@@ -69,13 +93,27 @@ class Interruption(_Frozen):
     by: str | None = None  # who (principal), for an event
     # the last scan that saw the control hold before a failure: it began after this time
     held_before: datetime | None = None
+    # the last observation that did not see it fixed: it ended between this and `end`
+    ended_after: datetime | None = None
 
 
 class Gap(_Frozen):
+    """A stretch nothing evidenced (no scan, ERROR, unreachable, rule not run, N/A only)."""
+
     account_id: str
     start: datetime
     end: datetime
     hours: float
+    why: str = ""
+
+
+class RelatedEvidence(_Frozen):
+    """One rule that relates to (does not decide) a control, in one account, over the period."""
+
+    rule_id: str
+    account_id: str
+    verdict: RuleVerdict
+    detail: str
 
 
 class AccountTimeline(_Frozen):
@@ -97,6 +135,8 @@ class ControlResult(_Frozen):
     interruptions: list[Interruption] = Field(default_factory=list)
     gaps: list[Gap] = Field(default_factory=list)
     verification: list[str] = Field(default_factory=list)
+    related_rules: list[str] = Field(default_factory=list)
+    related: list[RelatedEvidence] = Field(default_factory=list)
 
 
 class FrameworkSummary(_Frozen):
@@ -124,6 +164,21 @@ class Change(_Frozen):
     event_id: str
 
 
+class Attempt(_Frozen):
+    """A call that failed (its record has an errorCode): never a change, shown as an attempt."""
+
+    time: datetime
+    event_name: str
+    account_id: str
+    region: str | None
+    who: str
+    source_ip: str | None
+    resources: list[str]
+    error_code: str
+    error_message: str | None
+    event_id: str
+
+
 class Remediation(_Frozen):
     rule_id: str
     title: str
@@ -135,6 +190,8 @@ class Remediation(_Frozen):
     resolved_at: datetime | None
     days: float  # to remediate, or open so far at the end of the period
     reason: str
+    # why an unresolved failure is not counted as fixed (e.g. no longer reported, never PASS)
+    note: str | None = None
 
 
 class WaiverEntry(_Frozen):
@@ -162,6 +219,7 @@ class AuditDocument(_Frozen):
     accounts: list[AccountSummary]
     controls: list[ControlResult]
     changes: list[Change]
+    attempts: list[Attempt] = Field(default_factory=list)
     remediation: list[Remediation]
     waivers: list[WaiverEntry]
     unseen: list[Unseen]

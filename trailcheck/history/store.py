@@ -397,7 +397,7 @@ def _record(
     meta = report.metadata
     when = utc(meta.scan_started_at)
     covered = sorted(set(meta.accounts))
-    _refuse_out_of_order(conn, covered, when, source)
+    _refuse_other_organization(conn, meta.organization_id, source)
     # only the small parts: dumping every finding's evidence would cost more than the rest
     rules_doc = _put_document(
         conn, {rid: info.model_dump(mode="json") for rid, info in report.rules.items()}
@@ -441,89 +441,245 @@ def _record(
                 for a in covered
             ],
         )
-
-    # The open intervals this scan can confirm or end: its accounts, the rules it ran.
-    ran = set(report.rules)
-    open_rows: dict[str, Any] = {}
-    for ids in _chunks(covered):
-        for row in conn.execute(
-            sa.select(
-                intervals.c.id,
-                intervals.c.status,
-                intervals.c.severity,
-                intervals.c.waived,
-                findings.c.fingerprint,
-                findings.c.rule_id,
-            )
-            .join(findings, findings.c.id == intervals.c.finding_id)
-            .where(intervals.c.ended_at.is_(None))
-            .where(findings.c.account_id.in_(ids))
-        ).mappings():
-            if row["rule_id"] in ran:
-                open_rows[row["fingerprint"]] = row
-
-    seen: dict[str, Any] = {}
-    for f in report.findings:
-        seen[fingerprint(f)] = f
-    finding_ids = _finding_ids(conn, seen, sorted({f.account_id for f in seen.values()}))
-    extend: list[int] = []
-    end: list[int] = []
-    start: list[dict[str, Any]] = []
-    for fp, f in seen.items():
-        state = (f.status.value, f.severity.value, f.waiver is not None)
-        row = open_rows.get(fp)
-        if row is not None and (row["status"], row["severity"], bool(row["waived"])) == state:
-            extend.append(row["id"])
-            continue
-        if row is not None:
-            end.append(row["id"])
-        start.append(
-            {
-                "finding_id": finding_ids[fp],
-                "status": state[0],
-                "severity": state[1],
-                "waived": state[2],
-                "reason": f.reason,
-                "first_scan_id": scan_id,
-                "first_seen": when,
-                "last_scan_id": scan_id,
-                "last_seen": when,
-            }
-        )
-    end.extend(row["id"] for fp, row in open_rows.items() if fp not in seen)
-    for ids in _chunks(end):
-        conn.execute(
-            intervals.update()
-            .where(intervals.c.id.in_(ids))
-            .values(ended_scan_id=scan_id, ended_at=when)
-        )
-    for ids in _chunks(extend):
-        conn.execute(
-            intervals.update()
-            .where(intervals.c.id.in_(ids))
-            .values(last_scan_id=scan_id, last_seen=when)
-        )
-    if start:
-        conn.execute(intervals.insert(), start)
-    return Recorded(scan_id, True, len(start), len(end), len(extend))
+    seen: dict[str, Any] = {fingerprint(f): f for f in report.findings}
+    accounts = sorted(set(covered) | {f.account_id for f in seen.values()})
+    observed = {fp: _Obs(scan_id, when, _state(f), f.reason) for fp, f in seen.items()}
+    return _replay(conn, scan_id, when, covered, accounts, set(report.rules), observed, seen)
 
 
-def _refuse_out_of_order(
-    conn: Connection, accounts: list[str], when: datetime, source: str
-) -> None:
-    """Intervals only move forward: a report older than a recorded scan of the same accounts
-    would rewrite history, so it is refused (import reports oldest first)."""
+@dataclass(frozen=True)
+class _Obs:
+    """What one scan saw of one finding: its (status, severity, waived), None if not reported."""
+
+    scan_id: int
+    time: datetime
+    state: tuple[str, bool, str] | None
+    reason: str = ""
+
+
+def _state(finding: Any) -> tuple[str, bool, str]:
+    return (finding.status.value, finding.waiver is not None, finding.severity.value)
+
+
+def _row_state(row: Any) -> tuple[str, bool, str]:
+    return (row["status"], bool(row["waived"]), row["severity"])
+
+
+def _replay(
+    conn: Connection,
+    scan_id: int,
+    when: datetime,
+    covered: list[str],
+    accounts: list[str],
+    ran: set[str],
+    observed: dict[str, _Obs],
+    seen: dict[str, Any],
+) -> Recorded:
+    """Put one scan's observations into the intervals of its accounts' findings (of the rules
+    it ran). A scan newer than every recorded scan of its accounts extends, ends or opens the
+    open intervals; an older one (a long scan recorded after a quick one) re-derives the
+    intervals from its time on, from what the later scans recorded: the same intervals as if
+    the reports had come oldest first."""
+    scope = set(covered)  # a finding of these accounts that the scan did not report is gone
+    later = _later_scans(conn, accounts, when)
+    finding_ids = _finding_ids(conn, seen, accounts)
+    in_force: dict[str, list[Any]] = {}
     for ids in _chunks(accounts):
-        later = conn.execute(
-            sa.select(sa.func.max(scans.c.started_at))
-            .join(scan_accounts, scan_accounts.c.scan_id == scans.c.id)
-            .where(scan_accounts.c.account_id.in_(ids))
-        ).scalar()
-        if later is not None and utc(later) > when:
-            raise UserError(
-                f"{source}: scan of {when.isoformat()} is older than a recorded scan of the same "
-                f"accounts ({utc(later).isoformat()}); record reports oldest first"
+        condition = intervals.c.ended_at.is_(None)
+        if later:
+            condition = sa.or_(condition, intervals.c.ended_at >= when)
+        for row in conn.execute(
+            sa.select(intervals, findings.c.fingerprint, findings.c.account_id, findings.c.rule_id)
+            .join(findings, findings.c.id == intervals.c.finding_id)
+            .where(condition)
+            .where(findings.c.account_id.in_(ids))
+            .order_by(intervals.c.first_seen, intervals.c.id)
+        ).mappings():
+            in_force.setdefault(row["fingerprint"], []).append(row)
+    updates: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+    deletes: list[int] = []
+    inserts: list[dict[str, Any]] = []
+    opened = closed = extended = 0
+    for fp in sorted(set(observed) | set(in_force)):
+        rows = in_force.get(fp, [])
+        account, rule = (
+            (rows[0]["account_id"], rows[0]["rule_id"])
+            if rows
+            else (seen[fp].account_id, seen[fp].rule_id)
+        )
+        if rule not in ran or (fp not in observed and account not in scope):
+            continue
+        before = [r for r in rows if utc(r["first_seen"]) <= when]
+        current = before[-1] if before else None
+        ended = current["ended_at"] if current is not None else None
+        if ended is not None and utc(ended) <= when:
+            current = None
+        after = [r for r in rows if utc(r["first_seen"]) > when]
+        steps = [observed.get(fp, _Obs(scan_id, when, None))]
+        steps += [
+            _observed_at(scan, [*before[-1:], *after]) for scan in later.get((account, rule), [])
+        ]
+        deletes.extend(r["id"] for r in after)
+        open_row: dict[str, Any] | None = None  # an interval being (re)built
+        if current is not None:
+            last_seen, last_id = utc(current["last_seen"]), current["last_scan_id"]
+            if last_seen > when:  # this scan lands inside it: it holds until the scan before
+                last_seen, last_id = _last_scan_before(conn, scan_id, account, rule, current)
+            open_row = {
+                "id": current["id"],
+                "state": _row_state(current),
+                "last_scan_id": last_id,
+                "last_seen": last_seen,
+            }
+        for index, step in enumerate(steps):
+            if open_row is not None and step.state == open_row["state"]:
+                open_row["last_scan_id"], open_row["last_seen"] = step.scan_id, step.time
+                extended += index == 0
+                continue
+            if open_row is not None:
+                _finish(open_row, step, updates, inserts)
+                closed += index == 0
+            open_row = None
+            if step.state is not None:
+                status, waived, severity = step.state
+                open_row = {
+                    "id": None,
+                    "state": step.state,
+                    "finding_id": finding_ids[fp],
+                    "status": status,
+                    "severity": severity,
+                    "waived": waived,
+                    "reason": step.reason,
+                    "first_scan_id": step.scan_id,
+                    "first_seen": step.time,
+                    "last_scan_id": step.scan_id,
+                    "last_seen": step.time,
+                }
+                opened += index == 0
+        if open_row is not None:
+            _finish(open_row, None, updates, inserts)
+    for ids in _chunks(deletes):
+        conn.execute(intervals.delete().where(intervals.c.id.in_(ids)))
+    for values, ids in updates.items():
+        for chunk in _chunks(ids):
+            conn.execute(intervals.update().where(intervals.c.id.in_(chunk)).values(dict(values)))
+    if inserts:
+        conn.execute(intervals.insert(), inserts)
+    return Recorded(scan_id, True, opened, closed, extended)
+
+
+def _finish(
+    row: dict[str, Any],
+    ended_by: _Obs | None,
+    updates: dict[tuple[tuple[str, Any], ...], list[int]],
+    inserts: list[dict[str, Any]],
+) -> None:
+    """An interval rebuilt: an update of a recorded one, or a new row."""
+    values = {
+        "last_scan_id": row["last_scan_id"],
+        "last_seen": row["last_seen"],
+        "ended_scan_id": ended_by.scan_id if ended_by else None,
+        "ended_at": ended_by.time if ended_by else None,
+    }
+    if row["id"] is None:
+        inserts.append({k: v for k, v in row.items() if k not in ("id", "state")} | values)
+    else:
+        updates.setdefault(tuple(sorted(values.items())), []).append(row["id"])
+
+
+def _observed_at(scan: tuple[int, datetime, bool], rows: list[Any]) -> _Obs:
+    """What a recorded later scan saw of a finding, read back from its intervals."""
+    scan_id, time, reachable = scan
+    if reachable:
+        for r in rows:
+            if utc(r["first_seen"]) <= time <= utc(r["last_seen"]):
+                return _Obs(scan_id, time, _row_state(r), r["reason"])
+    return _Obs(scan_id, time, None)
+
+
+def _later_scans(
+    conn: Connection, accounts: list[str], when: datetime
+) -> dict[tuple[str, str], list[tuple[int, datetime, bool]]]:
+    """(account, rule) -> the recorded scans after `when` that ran the rule over the account."""
+    found: dict[tuple[str, str], list[tuple[int, datetime, bool]]] = {}
+    rules_of: dict[str, list[str]] = {}
+    for ids in _chunks(accounts):
+        rows = conn.execute(
+            sa.select(
+                scans.c.id,
+                scans.c.started_at,
+                scans.c.rules_doc,
+                scan_accounts.c.account_id,
+                scan_accounts.c.reachable,
             )
+            .join(scan_accounts, scan_accounts.c.scan_id == scans.c.id)
+            .where(scans.c.started_at > when)
+            .where(scan_accounts.c.account_id.in_(ids))
+            .order_by(scans.c.started_at, scans.c.id)
+        ).all()
+        for sid, started, doc, account, reachable in rows:
+            if doc not in rules_of:
+                body = conn.execute(
+                    sa.select(documents.c.body).where(documents.c.sha256 == doc)
+                ).scalar_one()
+                rules_of[doc] = list(json.loads(body))
+            for rule in rules_of[doc]:
+                found.setdefault((account, rule), []).append((sid, utc(started), bool(reachable)))
+    return found
+
+
+def _last_scan_before(
+    conn: Connection, scan_id: int, account: str, rule: str, row: Any
+) -> tuple[datetime, int]:
+    """The last recorded scan before scan `scan_id` (within the interval `row`) that ran
+    `rule` over `account`: it saw the interval's state."""
+    when = conn.execute(sa.select(scans.c.started_at).where(scans.c.id == scan_id)).scalar_one()
+    candidates = conn.execute(
+        sa.select(scans.c.id, scans.c.started_at, scans.c.rules_doc)
+        .join(scan_accounts, scan_accounts.c.scan_id == scans.c.id)
+        .where(scan_accounts.c.account_id == account)
+        .where(scans.c.started_at >= row["first_seen"])
+        .where(scans.c.started_at <= when)
+        .where(scans.c.id != scan_id)
+        .order_by(scans.c.started_at.desc(), scans.c.id.desc())
+    ).all()
+    for sid, started, doc in candidates:
+        if sid == row["first_scan_id"]:
+            break
+        if not _reachable(conn, sid, account):
+            continue
+        body = conn.execute(sa.select(documents.c.body).where(documents.c.sha256 == doc)).scalar()
+        if body is not None and rule in json.loads(body):
+            return utc(started), sid
+    return utc(row["first_seen"]), row["first_scan_id"]
+
+
+def _reachable(conn: Connection, scan_id: int, account: str) -> bool:
+    return bool(
+        conn.execute(
+            sa.select(scan_accounts.c.reachable)
+            .where(scan_accounts.c.scan_id == scan_id)
+            .where(scan_accounts.c.account_id == account)
+        ).scalar()
+    )
+
+
+def _refuse_other_organization(conn: Connection, organization: str | None, source: str) -> None:
+    """One history, one organization: a report of another one is refused (their accounts,
+    rules and audit periods are not one story)."""
+    if organization is None:
+        return
+    other = conn.execute(
+        sa.select(scans.c.organization_id)
+        .where(scans.c.organization_id.is_not(None))
+        .where(scans.c.organization_id != organization)
+        .limit(1)
+    ).scalar()
+    if other is not None:
+        raise UserError(
+            f"{source}: a scan of organization {organization}, but this history records "
+            f"{other}; use one --history per organization"
+        )
 
 
 def _finding_ids(conn: Connection, seen: dict[str, Any], accounts: list[str]) -> dict[str, int]:
