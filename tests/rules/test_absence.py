@@ -24,7 +24,13 @@ RULES = load_rules(include_plugins=False)
 MANAGEMENT, ARCHIVE, MEMBER = "111111111111", "222222222222", "333333333333"
 CENTRAL = f"central-{ARCHIVE}"
 LOST = Unknown(operation="cloudtrail:DescribeTrails", error_code="ThrottlingException")
-BUCKET_RULES = {r.id for r in RULES if r.evaluate.__module__ == buckets.__name__}
+# the log-bucket rules (the bucket rules live in submodules of `buckets`; the account-level
+# Block Public Access rule judges every account, bucket or not)
+BUCKET_RULES = {
+    r.id
+    for r in RULES
+    if r.evaluate.__module__.startswith(buckets.__name__) and r.resource_type == "AWS::S3::Bucket"
+}
 
 
 def undescribed(trail: Trail, error: Unknown = LOST) -> Trail:
@@ -194,7 +200,7 @@ def worlds(draw: st.DrawFn) -> tuple[Inventory, Inventory]:
     return full, degraded
 
 
-PROPERTY_RULES = [r for r in RULES if r.evaluate.__module__ in (buckets.__name__, kms.__name__)]
+PROPERTY_RULES = [r for r in RULES if r.id in BUCKET_RULES or r.evaluate.__module__ == kms.__name__]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -45,6 +45,19 @@ def test_cloudtrail_3_unknown_status_is_error() -> None:
     assert finding.status is Status.ERROR and "GetTrailStatus" in finding.reason
 
 
+def test_cloudtrail_3_an_undescribed_trail_is_error_not_a_dark_region() -> None:
+    """A trail whose DescribeTrails was lost may be the multi-region trail that logs in the
+    regions nothing else covers: ERROR, never FAIL (found by the fault test, issue 17)."""
+    homed = make_trail(name="homed", is_multi_region=False)  # covers us-east-1 only
+    lost = make_trail(
+        name="lost",
+        is_multi_region=False,
+        describe_error=denied("cloudtrail:DescribeTrails"),
+    )
+    finding = run(trail_options.trail_enabled, make_inventory([homed, lost]))
+    assert finding.status is Status.ERROR and "lost" in finding.reason
+
+
 @pytest.mark.parametrize(
     ("overrides", "status"),
     [

@@ -66,14 +66,17 @@ def trail_enabled(inventory: Inventory, ctx: RuleContext) -> Iterator[Finding]:
             continue
         by_region: dict[str, list[str]] = {}
         unknown: dict[str, list[str]] = {}
+        # a trail whose description was lost may record in any region
+        undescribed = [u.reason for t in trails if (u := visibility.trail(t))]
+        described = [t for t in trails if visibility.trail(t) is None]
         for region in account.regions:
-            here = [t for t in trails if _records_in(t, region)]
+            here = [t for t in described if _records_in(t, region)]
             by_region[region] = [
                 t.arn for t in here if not isinstance(t.status, Unknown) and t.status.is_logging
             ]
             unknown[region] = [
                 f"{t.arn}: {t.status.describe()}" for t in here if isinstance(t.status, Unknown)
-            ]
+            ] + undescribed
         dark = [r for r, logging in by_region.items() if not logging]
         evidence = {"logging_trails_by_region": by_region, "regions_without": dark}
         if not dark and unlisted is None:
