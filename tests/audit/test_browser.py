@@ -408,7 +408,10 @@ def test_audit_pdf_is_proportional_and_never_breaks_a_token(tmp_path: Path) -> N
     out = _six_accounts_day(tmp_path)
     pdf = out / "audit.pdf"
     pages = [p for p in _page_texts(pdf) if p.strip()]
-    assert len(pages) <= 60
+    # 59 pages when this bound was set; issue 18 then added 16 rules and the CIS 6.0 and 7.0
+    # crosswalks (two more frameworks, each failing or unevidenced control printed once):
+    # 69. Still well under the 174 of before; the bound keeps it from growing unnoticed.
+    assert len(pages) <= 72
     raw = subprocess.run(
         ["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
