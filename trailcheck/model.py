@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, TypeGuard
@@ -724,8 +725,63 @@ class Report(_Frozen):
 
 def dump_json(model: BaseModel) -> str:
     """Deterministic JSON text of a model: sorted keys, two-space indent, newline at the end."""
-    data: Any = model.model_dump(mode="json")
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return "".join(iter_json(model))
+
+
+def _json_text(value: Any, depth: int) -> str:
+    """`value` as `json.dumps(indent=2)` writes it `depth` levels deep (strings hold no raw
+    newline, so indenting every line break is exact)."""
+    text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+    return text.replace("\n", "\n" + "  " * depth) if depth else text
+
+
+def _streamable(model: BaseModel, name: str) -> bool:
+    """A top-level field written item by item: a non-empty list or dict of models, no alias."""
+    info = type(model).model_fields[name]
+    if info.exclude or info.serialization_alias or info.alias:
+        return False
+    value = getattr(model, name)
+    if isinstance(value, dict):
+        return bool(value) and all(
+            isinstance(k, str) and isinstance(v, BaseModel) for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return bool(value) and all(isinstance(v, BaseModel) for v in value)
+    return False
+
+
+def iter_json(model: BaseModel) -> Iterator[str]:
+    """`dump_json(model)` in pieces, the same bytes: the model's big top-level collections
+    (a report's findings, an inventory's accounts) are dumped one item at a time, so no
+    piece and no intermediate holds more than one item (a 10,000-account report is never
+    one dict or one string)."""
+    streamed = [name for name in type(model).model_fields if _streamable(model, name)]
+    rest: dict[str, Any] = model.model_dump(mode="json", exclude=set(streamed))
+    keys = sorted(set(rest) | set(streamed))
+    if not keys:
+        yield "{}\n"
+        return
+    yield "{"
+    for index, key in enumerate(keys):
+        yield ("\n  " if index == 0 else ",\n  ") + json.dumps(key, ensure_ascii=False) + ": "
+        if key not in streamed:
+            yield _json_text(rest[key], 1)
+            continue
+        value = getattr(model, key)
+        if isinstance(value, dict):
+            yield "{"
+            for i, item_key in enumerate(sorted(value)):
+                yield "\n    " if i == 0 else ",\n    "
+                yield json.dumps(item_key, ensure_ascii=False) + ": "
+                yield _json_text(value[item_key].model_dump(mode="json"), 2)
+            yield "\n  }"
+        else:
+            yield "["
+            for i, item in enumerate(value):
+                yield "\n    " if i == 0 else ",\n    "
+                yield _json_text(item.model_dump(mode="json"), 2)
+            yield "\n  ]"
+    yield "\n}\n"
 
 
 # ----------------------------------------------------------------------------- who changed it

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,21 +23,34 @@ M = TypeVar("M", bound=BaseModel)
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file and a rename (no torn files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 would make reports unreadable to others; O_EXCL with 0666 gets
-    # the mode a plain write gives (the umask applies).
-    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    write_files_atomic([(path, (text,))])
+
+
+def write_files_atomic(files: Sequence[tuple[Path, Iterable[str]]]) -> None:
+    """Write each file's pieces to a temporary file beside it, then rename them all: an error
+    or Ctrl-C while any piece is produced leaves every previous file whole and no temporary
+    file behind. The pieces are written as they come (a big report is never one string)."""
+    written: list[tuple[str, Path]] = []
     try:
-        # backslashreplace: a lone surrogate (bytes that were not UTF-8) becomes `\udcff`,
-        # which is also its JSON escape, instead of a crash at the end of a long scan.
-        with os.fdopen(
-            fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n"
-        ) as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        for path, pieces in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Not mkstemp: its 0600 would make reports unreadable to others; O_EXCL with 0666
+            # gets the mode a plain write gives (the umask applies).
+            tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            written.append((tmp, path))
+            # backslashreplace: a lone surrogate (bytes that were not UTF-8) becomes `\udcff`,
+            # which is also its JSON escape, instead of a crash at the end of a long scan.
+            with os.fdopen(
+                fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n"
+            ) as handle:
+                for piece in pieces:
+                    handle.write(piece)
+        for tmp, path in written:
+            os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

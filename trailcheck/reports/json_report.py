@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from trailcheck.model import Report, dump_json
+from trailcheck.model import Report, dump_json, iter_json
 
 
 class JsonReporter:
@@ -16,6 +17,10 @@ class JsonReporter:
 
     def render(self, report: Report) -> str:
         return dump_json(report)
+
+    def chunks(self, report: Report) -> Iterator[str]:
+        """`render` in pieces, the same bytes (streamed to the file, one finding at a time)."""
+        return iter_json(report)
 
 
 def report_schema() -> dict[str, Any]:
