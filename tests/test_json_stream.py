@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trailcheck.engine import evaluate
-from trailcheck.model import Finding, Inventory, Severity, Status, dump_json, iter_json
+from trailcheck.errors import UserError
+from trailcheck.model import Finding, Inventory, Report, Severity, Status, dump_json, iter_json
 from trailcheck.reports.json_report import JsonReporter
 from trailcheck.rules import load_rules
 from trailcheck.snapshot import load_inventory, load_report, write_files_atomic
@@ -38,6 +39,8 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
     max_leaves=8,
 )
+BIG = [{"coverage": ["x" * 40] * 8}, ["é\n" * 200], {"trail": {"arn": "a" * 300}}]
+evidence_values = json_values | st.sampled_from(BIG) | st.just({"$shared": "not a reference"})
 findings = st.builds(
     Finding,
     rule_id=st.sampled_from(["CT.A", "CT.B\n", "CT.ü"]),
@@ -49,18 +52,68 @@ findings = st.builds(
     resource_arn=text,
     resource_type=text,
     reason=text,
-    evidence=st.dictionaries(text, json_values, max_size=4),
+    evidence=st.dictionaries(text, evidence_values, max_size=4),
     problems=st.lists(text, max_size=2),
 )
 
 
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 @settings(max_examples=60, deadline=None)
 @given(found=st.lists(findings, max_size=6))
-def test_a_streamed_report_is_the_in_memory_report_byte_for_byte(found: list[Finding]) -> None:
+def test_a_version_1_report_streams_to_the_in_memory_bytes(found: list[Finding]) -> None:
     base = evaluate(make_inventory(), load_rules())
-    report = base.model_copy(update={"findings": found})
+    report = base.model_copy(update={"findings": found, "schema_version": 1})
     assert "".join(iter_json(report)) == whole(report)
     assert "".join(JsonReporter().chunks(report)) == JsonReporter().render(report) == whole(report)
+
+
+@settings(max_examples=80, deadline=None)
+@given(found=st.lists(findings, max_size=6))
+def test_a_version_2_report_states_each_repeated_large_value_once(found: list[Finding]) -> None:
+    """Brute force: a value is shared exactly when it is large (256+ compact characters) and
+    two or more findings carry it, or when it looks like a reference; everything else is the
+    in-memory document unchanged, and reading the file back gives the same report."""
+    base = evaluate(make_inventory(), load_rules())
+    report = base.model_copy(update={"findings": found})
+    assert report.schema_version == 2
+    streamed = "".join(iter_json(report))
+    assert streamed == dump_json(report) == JsonReporter().render(report)
+    written, expected = json.loads(streamed), json.loads(whole(report))
+    table = written.pop("shared_evidence")
+    uses: dict[str, int] = {}
+    for f in expected["findings"]:
+        for value in f["evidence"].values():
+            if value and isinstance(value, dict | list) and len(canonical(value)) >= 256:
+                uses[canonical(value)] = uses.get(canonical(value), 0) + 1
+    for got, want in zip(written["findings"], expected["findings"], strict=True):
+        for key, value in want["evidence"].items():
+            looks_shared = isinstance(value, dict) and list(value) == ["$shared"]
+            if uses.get(canonical(value), 0) >= 2 or looks_shared:
+                assert list(got["evidence"][key]) == ["$shared"]
+                assert table[got["evidence"][key]["$shared"]] == value
+            else:
+                assert got["evidence"][key] == value
+        assert {k: v for k, v in got.items() if k != "evidence"} == {
+            k: v for k, v in want.items() if k != "evidence"
+        }
+    assert {k: v for k, v in written.items() if k != "findings"} == {
+        k: v for k, v in expected.items() if k != "findings"
+    }
+    assert len(table) == len({canonical(v) for v in table.values()})  # each value once
+    assert Report.model_validate(json.loads(streamed)) == report
+
+
+def test_a_reference_to_nothing_is_a_clear_error(tmp_path: Path) -> None:
+    report = evaluate(make_inventory(), load_rules())
+    data = json.loads(dump_json(report))
+    data["findings"][0]["evidence"]["x"] = {"$shared": "missing"}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(UserError, match="invalid report"):
+        load_report(path)
 
 
 @settings(max_examples=40, deadline=None)

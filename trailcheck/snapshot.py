@@ -16,7 +16,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from trailcheck.errors import UserError
-from trailcheck.model import INVENTORY_KIND, REPORT_KIND, SCHEMA_VERSION, Inventory, Report
+from trailcheck.model import (
+    INVENTORY_KIND,
+    REPORT_KIND,
+    REPORT_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    Inventory,
+    Report,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -82,17 +89,17 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _load(path: Path, model: type[M], kind: str, what: str) -> M:
+def _load(path: Path, model: type[M], kind: str, what: str, newest: int = SCHEMA_VERSION) -> M:
     data = read_json(path, what)
     if not isinstance(data, dict) or data.get("kind") != kind:
         raise UserError(f'{path}: not a trailcheck {what} (expected "kind": "{kind}")')
     version = data.get("schema_version")
     if not isinstance(version, int):
         raise UserError(f"{path}: {what} has no integer schema_version")
-    if version > SCHEMA_VERSION:
+    if version > newest:
         raise UserError(
             f"{path}: {what} schema version {version} is newer than this trailcheck reads "
-            f"({SCHEMA_VERSION}); upgrade trailcheck"
+            f"({newest}); upgrade trailcheck"
         )
     try:
         return model.model_validate(data)
@@ -116,4 +123,4 @@ def load_inventory(path: Path) -> Inventory:
 
 def load_report(path: Path) -> Report:
     """Read a JSON report written by trailcheck."""
-    return _load(path, Report, REPORT_KIND, "report")
+    return _load(path, Report, REPORT_KIND, "report", REPORT_SCHEMA_VERSION)
