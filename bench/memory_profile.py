@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections import Counter
@@ -121,6 +122,7 @@ def profile(regions: list[str], workers: int, top: int) -> dict[str, Any]:
     from trailcheck.rules import load_rules
     from trailcheck.scanner.executor import LocalExecutor
     from trailcheck.scanner.session import AwsSession
+    from trailcheck.snapshot import write_files_atomic
 
     stages: dict[str, Any] = {}
     tracemalloc.start(FRAMES)
@@ -133,8 +135,10 @@ def profile(regions: list[str], workers: int, top: int) -> dict[str, Any]:
     _stage("collect (inventory held)", started, top, stages)
     report = evaluate(inventory, rules)
     _stage("evaluate (inventory + report held)", started, top, stages)
-    json_size = len(JsonReporter().render(report).encode())
-    _stage("report.json rendered (text dropped)", started, top, stages)
+    out = Path(tempfile.mkdtemp(prefix="trailcheck-memory-")) / "report.json"
+    write_files_atomic([(out, JsonReporter().chunks(report))])  # as the CLI writes it
+    json_size = out.stat().st_size
+    _stage("report.json written (streamed)", started, top, stages)
     html_size = len(HtmlReporter().render(report))
     _stage("report.html rendered (text dropped)", started, top, stages)
     stages["sizes"] = {
