@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from trailcheck.engine import evaluate
 from trailcheck.errors import UserError
 from trailcheck.model import Finding, Inventory, Report, Severity, Status, dump_json, iter_json
+from trailcheck.reports import builtin_reporters
+from trailcheck.reports._stream import hole, json_pieces
 from trailcheck.reports.json_report import JsonReporter
 from trailcheck.rules import load_rules
 from trailcheck.snapshot import load_inventory, load_report, write_files_atomic
@@ -168,3 +170,34 @@ def test_a_failure_while_streaming_leaves_every_previous_file_whole(tmp_path: Pa
     assert (tmp_path / "report.json").read_text() == "old json\n"
     assert (tmp_path / "report.html").read_text() == "old html\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    before=json_values,
+    after=json_values,
+    items=st.lists(json_values, max_size=4),
+    sort_keys=st.booleans(),
+)
+def test_a_streamed_list_is_the_dumped_document_byte_for_byte(
+    before: Any, after: Any, items: list[Any], sort_keys: bool
+) -> None:
+    """Brute force: the whole document with the items in place, dumped at once."""
+    streamed_doc = {"z": before, "runs": [{"results": hole(), "b": after}], "a": []}
+    reference = {"z": before, "runs": [{"results": items, "b": after}], "a": []}
+    text = "".join(json_pieces(streamed_doc, iter(items), sort_keys=sort_keys))
+    dumped = json.dumps(reference, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n"
+    assert text == dumped
+    top = "".join(json_pieces(hole(), iter(items), sort_keys=sort_keys))
+    assert top == json.dumps(items, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n"
+
+
+@settings(max_examples=30, deadline=None)
+@given(found=st.lists(findings, max_size=5))
+def test_every_streaming_reporter_writes_its_render(found: list[Finding]) -> None:
+    report = evaluate(make_inventory(), load_rules())
+    report = report.model_copy(update={"findings": report.findings + found})
+    for name, cls in builtin_reporters().items():
+        reporter = cls()
+        if hasattr(reporter, "chunks"):
+            assert "".join(reporter.chunks(report)) == reporter.render(report), name
