@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -253,6 +254,8 @@ class Result:
     api_calls_by_op: dict[str, int]
     bound_parts: dict[str, int]
     exit_code: int
+    build_s: float = 0.0  # building the organization in moto (once per size)
+    report_json_bytes: int = 0
 
     def row(self) -> str:
         over = 100 * (self.api_calls - self.lower_bound) / self.lower_bound
@@ -261,21 +264,24 @@ class Result:
             f"{1000 * self.wall_s / self.accounts:.0f} | {self.trailcheck_cpu_s:.1f} | "
             f"{self.moto_cpu_s:.1f} ({100 * self.moto_cpu_s / self.wall_s:.0f}%) | "
             f"{self.api_calls} | {self.lower_bound} | {over:+.1f}% | "
-            f"{self.api_calls / self.accounts:.2f} | {self.peak_rss_mb:.0f} |"
+            f"{self.api_calls / self.accounts:.2f} | {self.peak_rss_mb:.0f} | "
+            f"{1000 * self.trailcheck_cpu_s / self.accounts:.1f} | "
+            f"{self.report_json_bytes / 1024 / self.accounts:.1f} | {self.build_s:.0f} |"
         )
 
 
 HEADER = (
     "| accounts | regions | wall s | ms/account | trailcheck CPU s | moto CPU s (busy) | "
-    "API calls | lower bound | over bound | calls/account | peak RSS MB |\n"
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "API calls | lower bound | over bound | calls/account | peak RSS MB | "
+    "trailcheck CPU ms/account | report.json KB/account | org build s |\n"
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
 def run_scan(
     server: MotoServer, regions: list[str] | None, workers: int
-) -> tuple[float, float, float, int, dict[str, Any]]:
-    """Run the real CLI once; (wall s, CPU s, peak RSS MB, exit code, JSON report)."""
+) -> tuple[float, float, float, int, dict[str, Any], int]:
+    """Run the real CLI once; (wall s, CPU s, peak RSS MB, exit code, JSON report, its bytes)."""
     out = Path(tempfile.mkdtemp(prefix="trailcheck-bench-"))
     argv = [sys.executable, "-m", "trailcheck", "scan", "--org", "--format", "json", "-q"]
     argv += ["--output-dir", str(out), "--max-workers", str(workers)]
@@ -298,8 +304,11 @@ def run_scan(
     process.returncode = code
     if code not in (0, 1):
         raise RuntimeError(f"trailcheck exited {code}")
-    report = json.loads((out / "report.json").read_text())
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code, report
+    path = out / "report.json"
+    report = json.loads(path.read_text())
+    size = path.stat().st_size
+    shutil.rmtree(out)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code, report, size
 
 
 def bench_size(n: int, region_modes: list[str], workers: int) -> list[Result]:
@@ -307,13 +316,14 @@ def bench_size(n: int, region_modes: list[str], workers: int) -> list[Result]:
     try:
         built = time.perf_counter()
         setup = build_organization(server.endpoint, n)
-        print(f"  built {n} accounts in {time.perf_counter() - built:.1f} s", file=sys.stderr)
+        build_s = time.perf_counter() - built
+        print(f"  built {n} accounts in {build_s:.1f} s", file=sys.stderr)
         results = []
         collections = load_rules().requires()
         for mode in region_modes:
             regions = [REGION, "eu-west-1"] if mode == "2" else None
             moto_before = server.cpu_seconds()
-            wall, cpu, rss, code, report = run_scan(server, regions, workers)
+            wall, cpu, rss, code, report, size = run_scan(server, regions, workers)
             moto_cpu = server.cpu_seconds() - moto_before
             bound = setup.lower_bound(collections, len(report["metadata"]["regions"]))
             results.append(
@@ -329,6 +339,8 @@ def bench_size(n: int, region_modes: list[str], workers: int) -> list[Result]:
                     api_calls_by_op=report["metadata"]["api_calls"],
                     bound_parts=bound,
                     exit_code=code,
+                    build_s=build_s,
+                    report_json_bytes=size,
                 )
             )
             print("  " + results[-1].row(), file=sys.stderr)

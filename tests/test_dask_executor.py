@@ -12,6 +12,7 @@ assuming roles themselves: nothing but plain shard data travels to them.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,13 +33,15 @@ from org_world import REGION, OrgWorld, build_org_world
 
 from bench.org_bench import MotoServer, start_server
 from trailcheck.engine import evaluate
-from trailcheck.model import Inventory, Status, Unknown
+from trailcheck.model import Inventory, Status, Unknown, iter_json
+from trailcheck.reports.json_report import JsonReporter
 from trailcheck.reports.verification import render_json
 from trailcheck.rules import load_rules
 from trailcheck.scanner.executor import Executor, LocalExecutor
 from trailcheck.scanner.org import OrgScope, organization_targets
 from trailcheck.scanner.scan import ScanOptions, collect
 from trailcheck.scanner.session import AwsSession
+from trailcheck.snapshot import load_inventory, load_report, write_files_atomic
 from trailcheck.verify.keys import KeyRing, load_der_key
 from trailcheck.verify.report import VerificationReport
 from trailcheck.verify.run import VerifyOptions, verify_logs
@@ -257,6 +261,35 @@ def test_organization_scan_on_dask_equals_local(
     # The scan really read the members through their roles (not only the caller's account).
     assert stack.world.central_bucket in remote_inventory.buckets
     assert remote_inventory.metadata.api_calls["cloudtrail:ListTrails"] == 5  # entered accounts
+
+
+def test_a_dask_scan_streams_byte_identical_snapshots_and_reports(
+    stack: Stack, aws: AwsSession, tmp_path: Path
+) -> None:
+    """On Dask workers too, the streamed files are the in-memory documents: the snapshot
+    byte for byte, the report through a snapshot (the offline path) byte for byte, and a
+    version 1 report the very bytes of one `json.dumps` of the whole model."""
+    inventory, _ = _scan(stack.dask)
+    snapshot, live, offline = tmp_path / "snap.json", tmp_path / "live", tmp_path / "offline"
+    write_files_atomic([(snapshot, iter_json(inventory))])
+    whole = inventory.model_dump(mode="json")
+    assert (
+        snapshot.read_text()
+        == json.dumps(whole, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    )
+    report = evaluate(inventory, load_rules())
+    again = evaluate(load_inventory(snapshot), load_rules())
+    write_files_atomic([(live / "report.json", JsonReporter().chunks(report))])
+    write_files_atomic([(offline / "report.json", JsonReporter().chunks(again))])
+    assert (live / "report.json").read_bytes() == (offline / "report.json").read_bytes()
+    assert load_report(live / "report.json") == report
+    shared = json.loads((live / "report.json").read_text())["shared_evidence"]
+    assert shared, "the members' views of the organization trail are stated once"
+    v1 = report.model_copy(update={"schema_version": 1})
+    in_memory = (
+        json.dumps(v1.model_dump(mode="json"), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    )
+    assert "".join(JsonReporter().chunks(v1)) == in_memory
 
 
 def test_verify_logs_on_dask_is_byte_identical_and_sees_cross_day_tampering(

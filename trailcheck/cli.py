@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -58,16 +58,17 @@ from trailcheck.extras import extra_of_module, missing_extra_message, require_ex
 from trailcheck.gate import DEFAULT_FAIL_ON, EXIT_NOTHING_JUDGED, gate, gate_verdict
 from trailcheck.history.commands import history_app, record_scan, validate_history
 from trailcheck.migrate.commands import waivers_app
-from trailcheck.model import Inventory, Report, Severity, dump_json
+from trailcheck.model import Inventory, Report, Severity, dump_json, iter_json
 from trailcheck.regions import not_enabled_warnings, parse_regions
 from trailcheck.reports import available, get_reporters
 from trailcheck.reports._util import printable, resource_label, terminal_text
+from trailcheck.reports.base import Reporter
 from trailcheck.reports.diff import diff_listing, diff_markdown, print_diff
 from trailcheck.reports.json_report import schema_text
 from trailcheck.reports.listing import Listing, emit, listing_format, render_csv
 from trailcheck.reports.terminal import print_summary
 from trailcheck.rules import RuleSet, load_rules
-from trailcheck.snapshot import load_inventory, load_report, write_text_atomic
+from trailcheck.snapshot import load_inventory, load_report, write_files_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from trailcheck.scanner.executor import Executor
@@ -580,24 +581,39 @@ def check_writable_file(flag: str, path: Path) -> None:
     check_writable_dir(flag, path.parent)
 
 
-def write_file(flag: str, path: Path, text: str) -> None:
-    """Write `text` to `path` atomically; a failure is one line naming the flag (exit 2)."""
+def write_file(flag: str, path: Path, text: str | Iterable[str]) -> None:
+    """Write `text` (or its pieces) to `path` atomically; a failure is one line naming the
+    flag (exit 2)."""
+    write_files(flag, [(path, (text,) if isinstance(text, str) else text)])
+
+
+def write_files(flag: str, files: list[tuple[Path, Iterable[str]]]) -> None:
+    """Write every file atomically (all or none replaced); a failure is one line naming the flag."""
     try:
-        write_text_atomic(path, text)
+        write_files_atomic(files)
     except OSError as exc:
+        path = exc.filename or (files[0][0] if files else "")
         raise UserError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _pieces(reporter: Reporter, report: Report) -> Iterator[str]:
+    """A reporter's text in pieces: streamed when it can (`chunks`), else its whole render."""
+    chunks = getattr(reporter, "chunks", None)
+    if chunks is not None:
+        yield from chunks(report)
+    else:
+        yield reporter.render(report)
 
 
 def write_reports(report: Report, formats: str, output_dir: Path) -> list[Path]:
     """Render `report` in every requested format into `output_dir`; return the paths."""
     reporters = get_reporters(formats)
     check_writable_dir("--output-dir", output_dir)
-    # Render every format before writing any: an error or Ctrl-C while rendering leaves the
-    # previous set whole; each file is written under a temporary name and renamed.
-    rendered = [(output_dir / r.filename, r.render(report)) for r in reporters]
-    for path, text in rendered:
-        write_file("--output-dir", path, text)
-    return [path for path, _ in rendered]
+    # Each format is streamed to a temporary file and every file is renamed only when all are
+    # written: an error or Ctrl-C while rendering leaves the previous set whole.
+    files = [(output_dir / r.filename, _pieces(r, report)) for r in reporters]
+    write_files("--output-dir", files)
+    return [path for path, _ in files]
 
 
 def with_gate(report: Report, out: OutputOptions) -> Report:
@@ -768,7 +784,7 @@ def scan(
         executor,
     )
     if snapshot is not None:
-        write_file("--snapshot", snapshot, dump_json(inventory))
+        write_file("--snapshot", snapshot, iter_json(inventory))
     report = with_gate(_judge(inventory, policy, baseline), out)
     code = finish(report, out)
     if history is not None:
@@ -816,7 +832,7 @@ def collect(
         who_request,
         executor,
     )
-    write_file("--output", output, dump_json(inventory))
+    write_file("--output", output, iter_json(inventory))
     _console(quiet).print(
         f"wrote {output}: {len(inventory.accounts)} account(s), {len(inventory.trails)} trail(s), "
         f"{sum(inventory.metadata.api_calls.values())} API calls"

@@ -8,6 +8,7 @@ always gives the same report.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -127,16 +128,46 @@ def evaluate(
     severity = severity or {}
     rules = list(rules)
     findings: list[Finding] = []
+    pool = SharedValues()
     for rule in rules:
         found = run_rule(rule, inventory, rule_context(rule, rule_params.get(rule.id)))
         if rule.id in severity:
             found = [_with_severity(f, severity[rule.id]) for f in found]
-        findings.extend(found)
+        findings.extend(pool.share(f) for f in found)
     findings = attach_changes(findings, {r.id: r for r in rules}, inventory)
     findings, uses = apply_waivers(findings, waivers, inventory)
     findings.sort(key=Finding.sort_key)
     shown = [replace(r, severity=severity[r.id]) if r.id in severity else r for r in rules]
     return build_report(inventory, shown, findings, uses)
+
+
+class SharedValues:
+    """Equal JSON values held once: every member account's monitoring findings carry the
+    same organization-trail coverage, and every finding of a rule the same control lists.
+
+    `share` returns the finding with each evidence value (and its control maps) replaced by
+    the first equal one seen, so 10,000 accounts hold one copy, not 10,000. The values are
+    equal, so every report is byte-identical; they are never mutated after judgement (a
+    finding is changed only by building a new evidence dict, see `_with_severity`).
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, Any] = {}
+
+    def one(self, value: Any) -> Any:
+        if not isinstance(value, dict | list) or not value:
+            return value
+        key = json.dumps(value, sort_keys=True, ensure_ascii=False)
+        return self._held.setdefault(key, value)
+
+    def share(self, finding: Finding) -> Finding:
+        return finding.model_copy(
+            update={
+                "evidence": {k: self.one(v) for k, v in finding.evidence.items()},
+                "controls": self.one(finding.controls),
+                "related_controls": self.one(finding.related_controls),
+            }
+        )
 
 
 def _with_severity(finding: Finding, level: Severity) -> Finding:

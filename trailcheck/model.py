@@ -7,14 +7,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 SCHEMA_VERSION = 1
+# Reports: 2 states each large evidence value once, in `shared_evidence` (see `iter_json`);
+# version 1 reports (every value inline) are still read.
+REPORT_SCHEMA_VERSION = 2
+SHARED = "$shared"  # an evidence value {"$shared": id} stands for shared_evidence[id]
+SHARE_FROM = 256  # compact JSON characters from which an evidence value is shared
 INVENTORY_KIND = "trailcheck-inventory"
 REPORT_KIND = "trailcheck-report"
 
@@ -827,7 +835,7 @@ class Report(_Frozen):
     """Findings plus what a reader needs to trust them. Same inventory → same bytes."""
 
     kind: Literal["trailcheck-report"] = REPORT_KIND
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = REPORT_SCHEMA_VERSION
     metadata: ReportMetadata
     summary: Summary
     rules: dict[str, RuleInfo]
@@ -836,11 +844,152 @@ class Report(_Frozen):
     baseline: BaselineComparison | None = None
     gate: Gate | None = None  # set by the CLI from --fail-on / --strict before rendering
 
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_shared_evidence(cls, data: Any) -> Any:
+        """Read both versions: a version 2 document's references become their values."""
+        if isinstance(data, dict) and "shared_evidence" in data:
+            return expand_shared_evidence(data)
+        return data
+
+
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and SHARED in value
+
+
+def expand_shared_evidence(data: dict[str, Any]) -> dict[str, Any]:
+    """A report document with every `{"$shared": id}` evidence value replaced by the table's
+    value (findings that shared a value share one object) and the table removed."""
+    table = data["shared_evidence"]
+    if not isinstance(table, dict):
+        raise ValueError("shared_evidence must be an object")
+    findings = data.get("findings")
+    if not isinstance(findings, list):
+        return {k: v for k, v in data.items() if k != "shared_evidence"}
+    expanded = []
+    for finding in findings:
+        evidence = finding.get("evidence") if isinstance(finding, dict) else None
+        if isinstance(evidence, dict):
+            values = {}
+            for key, value in evidence.items():
+                if _is_reference(value):
+                    if value[SHARED] not in table:
+                        raise ValueError(f"evidence {key!r} names unknown shared evidence")
+                    value = table[value[SHARED]]
+                values[key] = value
+            finding = {**finding, "evidence": values}
+        expanded.append(finding)
+    return {k: v for k, v in data.items() if k != "shared_evidence"} | {"findings": expanded}
+
+
+class _SharedEvidence:
+    """A version 2 report's evidence table: each evidence value of `SHARE_FROM` characters or
+    more that two or more findings carry (and any value that looks like a reference) is
+    written once, named by the hash of its content, and the findings name it. Content, not
+    identity: the same report gives the same bytes however it was built (a scan, a snapshot,
+    a loaded report). Memory: one digest per distinct large value object."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.table: dict[str, Any] = {}
+        self._digest: dict[int, str] = {}  # id of a large value held by a finding -> digest
+        uses: Counter[str] = Counter()
+        for finding in findings:
+            for value in finding.evidence.values():
+                digest = self._digest.get(id(value)) or self._large(value)
+                if digest:
+                    uses[digest] += 2 if _is_reference(value) else 1
+        self._shared = {d for d, n in uses.items() if n >= 2}
+
+    def _large(self, value: Any) -> str | None:
+        if not isinstance(value, dict | list) or not value:
+            return None
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        if len(text) < SHARE_FROM and not _is_reference(value):
+            return None
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+        self._digest[id(value)] = digest
+        return digest
+
+    def refer(self, finding: Finding, data: dict[str, Any]) -> None:
+        """Replace, in `data` (the finding's JSON), each shared evidence value by its name."""
+        for key, value in finding.evidence.items():
+            digest = self._digest.get(id(value))
+            if digest in self._shared:
+                self.table.setdefault(digest, data["evidence"][key])
+                data["evidence"][key] = {SHARED: digest}
+
 
 def dump_json(model: BaseModel) -> str:
     """Deterministic JSON text of a model: sorted keys, two-space indent, newline at the end."""
-    data: Any = model.model_dump(mode="json")
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return "".join(iter_json(model))
+
+
+def _json_text(value: Any, depth: int) -> str:
+    """`value` as `json.dumps(indent=2)` writes it `depth` levels deep (strings hold no raw
+    newline, so indenting every line break is exact)."""
+    text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+    return text.replace("\n", "\n" + "  " * depth) if depth else text
+
+
+def _streamable(model: BaseModel, name: str) -> bool:
+    """A top-level field written item by item: a non-empty list or dict of models, no alias."""
+    info = type(model).model_fields[name]
+    if info.exclude or info.serialization_alias or info.alias:
+        return False
+    value = getattr(model, name)
+    if isinstance(value, dict):
+        return bool(value) and all(
+            isinstance(k, str) and isinstance(v, BaseModel) for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return bool(value) and all(isinstance(v, BaseModel) for v in value)
+    return False
+
+
+def iter_json(model: BaseModel) -> Iterator[str]:
+    """`dump_json(model)` in pieces, the same bytes: the model's big top-level collections
+    (a report's findings, an inventory's accounts) are dumped one item at a time, so no
+    piece and no intermediate holds more than one item (a 10,000-account report is never
+    one dict or one string). A version 2 report states large evidence values once, in
+    `shared_evidence` (written after the findings, as its key sorts after theirs)."""
+    streamed = [name for name in type(model).model_fields if _streamable(model, name)]
+    rest: dict[str, Any] = model.model_dump(mode="json", exclude=set(streamed))
+    shared = (
+        _SharedEvidence(model.findings)
+        if isinstance(model, Report) and model.schema_version >= 2
+        else None
+    )
+    keys = sorted(set(rest) | set(streamed) | ({"shared_evidence"} if shared else set()))
+    if not keys:
+        yield "{}\n"
+        return
+    yield "{"
+    for index, key in enumerate(keys):
+        yield ("\n  " if index == 0 else ",\n  ") + json.dumps(key, ensure_ascii=False) + ": "
+        if key == "shared_evidence" and shared is not None:  # after "findings" (sorted)
+            yield _json_text(shared.table, 1)
+            continue
+        if key not in streamed:
+            yield _json_text(rest[key], 1)
+            continue
+        value = getattr(model, key)
+        if isinstance(value, dict):
+            yield "{"
+            for i, item_key in enumerate(sorted(value)):
+                yield "\n    " if i == 0 else ",\n    "
+                yield json.dumps(item_key, ensure_ascii=False) + ": "
+                yield _json_text(value[item_key].model_dump(mode="json"), 2)
+            yield "\n  }"
+        else:
+            yield "["
+            for i, item in enumerate(value):
+                yield "\n    " if i == 0 else ",\n    "
+                data = item.model_dump(mode="json")
+                if shared is not None and key == "findings":
+                    shared.refer(item, data)
+                yield _json_text(data, 2)
+            yield "\n  ]"
+    yield "\n}\n"
 
 
 # ----------------------------------------------------------------------------- who changed it

@@ -13,13 +13,21 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from trailcheck.errors import UserError
-from trailcheck.model import INVENTORY_KIND, REPORT_KIND, SCHEMA_VERSION, Inventory, Report
+from trailcheck.model import (
+    INVENTORY_KIND,
+    REPORT_KIND,
+    REPORT_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    Inventory,
+    Report,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,21 +38,34 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file and a rename (no torn files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 would make reports unreadable to others; O_EXCL with 0666 gets
-    # the mode a plain write gives (the umask applies).
-    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    write_files_atomic([(path, (text,))])
+
+
+def write_files_atomic(files: Sequence[tuple[Path, Iterable[str]]]) -> None:
+    """Write each file's pieces to a temporary file beside it, then rename them all: an error
+    or Ctrl-C while any piece is produced leaves every previous file whole and no temporary
+    file behind. The pieces are written as they come (a big report is never one string)."""
+    written: list[tuple[str, Path]] = []
     try:
-        # backslashreplace: a lone surrogate (bytes that were not UTF-8) becomes `\udcff`,
-        # which is also its JSON escape, instead of a crash at the end of a long scan.
-        with os.fdopen(
-            fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n"
-        ) as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        for path, pieces in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Not mkstemp: its 0600 would make reports unreadable to others; O_EXCL with 0666
+            # gets the mode a plain write gives (the umask applies).
+            tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            written.append((tmp, path))
+            # backslashreplace: a lone surrogate (bytes that were not UTF-8) becomes `\udcff`,
+            # which is also its JSON escape, instead of a crash at the end of a long scan.
+            with os.fdopen(
+                fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n"
+            ) as handle:
+                for piece in pieces:
+                    handle.write(piece)
+        for tmp, path in written:
+            os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -83,7 +104,7 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _load(path: Path, model: type[M], kind: str, what: str) -> M:
+def _load(path: Path, model: type[M], kind: str, what: str, newest: int = SCHEMA_VERSION) -> M:
     text = _read_text(path, what)
     data = _parse_json(path, text, what)  # the clear messages, and no pydantic on deep JSON
     if not isinstance(data, dict) or data.get("kind") != kind:
@@ -91,10 +112,10 @@ def _load(path: Path, model: type[M], kind: str, what: str) -> M:
     version = data.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise UserError(f"{path}: {what} has no integer schema_version")
-    if version > SCHEMA_VERSION:
+    if version > newest:
         raise UserError(
             f"{path}: {what} schema version {version} is newer than this trailcheck reads "
-            f"({SCHEMA_VERSION}); upgrade trailcheck"
+            f"({newest}); upgrade trailcheck"
         )
     try:
         # Types are checked strictly on the JSON (surrogates stood in for: a text stays a
@@ -121,4 +142,4 @@ def load_inventory(path: Path) -> Inventory:
 
 def load_report(path: Path) -> Report:
     """Read a JSON report written by trailcheck."""
-    return _load(path, Report, REPORT_KIND, "report")
+    return _load(path, Report, REPORT_KIND, "report", REPORT_SCHEMA_VERSION)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
@@ -44,9 +45,11 @@ class CsvReporter:
     filename: ClassVar[str] = "report.csv"
 
     def render(self, report: Report) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(COLUMNS)
+        return "".join(self.chunks(report))
+
+    def chunks(self, report: Report) -> Iterator[str]:
+        """The header, then one row per finding."""
+        yield _row(COLUMNS)
         states = baseline_states(report)
         for f in report.findings:
             fp = fingerprint(f)
@@ -71,8 +74,14 @@ class CsvReporter:
                 states.get(fp, "") if f.status.value == "FAIL" else "",
                 fp,
             )
-            writer.writerow([_safe(cell) for cell in row])
-        return buffer.getvalue()
+            yield _row([_safe(cell) for cell in row])
+
+
+def _row(cells: Sequence[str]) -> str:
+    """One RFC 4180 record (CRLF end, quoted as needed)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()
 
 
 def _safe(cell: str) -> str:

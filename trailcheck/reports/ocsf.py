@@ -20,11 +20,12 @@ against the `py-ocsf-models` ComplianceFinding model (Prowler's maintained OCSF 
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import Finding, Report, Severity, Status
+from trailcheck.reports._stream import hole, json_pieces
 from trailcheck.reports._util import SEVERITY_TITLE, fix_for, incomplete_note, waiver_text
 
 OCSF_VERSION = "1.5.0"
@@ -47,9 +48,13 @@ class OcsfReporter:
     filename: ClassVar[str] = "report.ocsf.json"
 
     def render(self, report: Report) -> str:
+        return "".join(self.chunks(report))
+
+    def chunks(self, report: Report) -> Iterator[str]:
+        """The events array, one event at a time."""
         states = baseline_states(report)
-        events = [_event(report, f, states) for f in report.findings]
-        return json.dumps(events, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        events = (_event(report, f, states) for f in report.findings)
+        return json_pieces(hole(), events, sort_keys=True)
 
 
 def _event(report: Report, f: Finding, states: dict[str, str]) -> dict[str, Any]:

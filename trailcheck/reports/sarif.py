@@ -17,11 +17,12 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from trailcheck.baseline import baseline_states, fingerprint
 from trailcheck.model import Finding, Report, RuleInfo, Severity, Status
+from trailcheck.reports._stream import hole, json_pieces
 from trailcheck.reports._util import (
     controls_text,
     incomplete_note,
@@ -62,14 +63,18 @@ class SarifReporter:
     filename: ClassVar[str] = "report.sarif"
 
     def render(self, report: Report) -> str:
+        return "".join(self.chunks(report))
+
+    def chunks(self, report: Report) -> Iterator[str]:
+        """The document, its results one at a time."""
         rule_ids = sorted(report.rules)
         index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
         states = baseline_states(report)
-        results = [
+        results = (
             _result(f, index, states)
             for f in report.findings
             if f.status in (Status.FAIL, Status.ERROR) and f.rule_id in index
-        ]
+        )
         meta = report.metadata
         run: dict[str, Any] = {
             "tool": {
@@ -81,7 +86,7 @@ class SarifReporter:
             },
             "invocations": [_invocation(report)],
             "columnKind": "utf16CodeUnits",
-            "results": results,
+            "results": hole(),
             "properties": {
                 "accounts": meta.accounts,
                 "unreachableAccounts": meta.unreachable_accounts,
@@ -90,7 +95,7 @@ class SarifReporter:
             },
         }
         document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-        return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+        return json_pieces(document, results, sort_keys=False)
 
 
 def _rule(info: RuleInfo) -> dict[str, Any]:
