@@ -73,7 +73,7 @@ HEADER = (
 
 def _violations(report: dict[str, Any], clean: dict[str, Any]) -> list[str]:
     """What `report` changed against the clean run other than verdicts turned ERROR."""
-    mine, theirs = Report.model_validate(report), Report.model_validate(clean)
+    mine, theirs = Report.from_document(report), Report.from_document(clean)
     return verdict_violations(theirs.findings, mine.findings)
 
 

@@ -277,7 +277,7 @@ def test_demo_scans_the_sample_organization(
     assert main(["demo", "--output-dir", str(tmp_path), "-q"]) == 0
     # report.json v2: repeated large evidence values are stated once; read them expanded
     report = expand_shared_evidence(json.loads((tmp_path / "report.json").read_text()))
-    assert_unique_identities(Report.model_validate(report))
+    assert_unique_identities(Report.from_document(report))
     assert len(report["metadata"]["accounts"]) == 6
     assert len(report["metadata"]["unreachable_accounts"]) == 1
     by = {(f["rule_id"], f["status"]) for f in report["findings"]}

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 SCHEMA_VERSION = 1
 # Reports: 2 states each large evidence value once, in `shared_evidence` (see `iter_json`);
@@ -844,13 +844,15 @@ class Report(_Frozen):
     baseline: BaselineComparison | None = None
     gate: Gate | None = None  # set by the CLI from --fail-on / --strict before rendering
 
-    @model_validator(mode="before")
     @classmethod
-    def _expand_shared_evidence(cls, data: Any) -> Any:
-        """Read both versions: a version 2 document's references become their values."""
+    def from_document(cls, data: Any) -> Report:
+        """A report from its JSON document, either version: a version 2 document's
+        `{"$shared": id}` references become their values first. (Not a model validator: one
+        would make pydantic check a JSON document as Python objects, refusing the strict
+        JSON check `snapshot.load_report` makes.)"""
         if isinstance(data, dict) and "shared_evidence" in data:
-            return expand_shared_evidence(data)
-        return data
+            data = expand_shared_evidence(data)
+        return cls.model_validate(data)
 
 
 def _is_reference(value: Any) -> bool:

@@ -27,6 +27,7 @@ from trailcheck.model import (
     SCHEMA_VERSION,
     Inventory,
     Report,
+    expand_shared_evidence,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -107,6 +108,14 @@ def _first_line(text: str, limit: int = 200) -> str:
 def _load(path: Path, model: type[M], kind: str, what: str, newest: int = SCHEMA_VERSION) -> M:
     text = _read_text(path, what)
     data = _parse_json(path, text, what)  # the clear messages, and no pydantic on deep JSON
+    if isinstance(data, dict) and "shared_evidence" in data:
+        # a version 2 report: its evidence table is expanded first, so the strict check
+        # below sees the document as JSON (a model validator would see Python objects)
+        try:
+            data = expand_shared_evidence(data)
+        except ValueError as exc:
+            raise UserError(f"{path}: invalid {what}: {_first_line(str(exc))}") from None
+        text = json.dumps(data)
     if not isinstance(data, dict) or data.get("kind") != kind:
         raise UserError(f'{path}: not a trailcheck {what} (expected "kind": "{kind}")')
     version = data.get("schema_version")

@@ -23,7 +23,7 @@ from trailcheck.changes.enrich import history_key
 from trailcheck.changes.model import ChangeEvent
 from trailcheck.cli import main
 from trailcheck.engine import evaluate
-from trailcheck.model import ChangeHistory, Inventory
+from trailcheck.model import ChangeHistory, Inventory, expand_shared_evidence
 from trailcheck.rules import load_rules
 
 RULES = load_rules(include_plugins=False)
@@ -200,7 +200,7 @@ def test_item10_deleting_the_only_trail_is_attributed(boto: boto3.Session, tmp_p
     alice.client("cloudtrail").delete_trail(Name="main")
     args = ["scan", "--region", REGION, "--who", "-q", "--format", "json"]
     assert main([*args, "--output-dir", str(tmp_path)]) == 1
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = expand_shared_evidence(json.loads((tmp_path / "report.json").read_text()))
     (account,) = [f for f in report["findings"] if f["rule_id"] == "CT.ACCOUNT.MULTI_REGION_TRAIL"]
     assert account["status"] == "FAIL" and account["problems"] == ["trail.no_trail"]
     change = account["evidence"]["last_change"]

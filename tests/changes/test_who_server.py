@@ -19,6 +19,7 @@ import pytest
 
 from trailcheck.cli import main
 from trailcheck.demo.moto_server import MotoProcess, start_moto_server
+from trailcheck.model import expand_shared_evidence
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -121,7 +122,7 @@ def test_scan_who_against_the_server_names_the_principal(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials.secret_key)
     args = ["scan", "--region", REGION, "--who", "-q", "--format", "json"]
     assert main([*args, "--output-dir", str(tmp_path)]) == 1
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = expand_shared_evidence(json.loads((tmp_path / "report.json").read_text()))
     by_rule = {
         f["rule_id"]: f
         for f in report["findings"]
