@@ -26,7 +26,7 @@ from trailcheck.rules import load_rules
 from trailcheck.snapshot import load_inventory, load_report
 
 RULES = load_rules(include_plugins=False)
-FREE_FORM = {"evidence", "policy"}  # any JSON value is allowed below these keys
+FREE_FORM = {"evidence", "policy", "shared_evidence"}  # any JSON value is allowed below these
 Where = tuple[str | int, ...]
 
 
